@@ -1,0 +1,252 @@
+"""``mailharness``: argument parsing and output only; the work lives in scenario/, refserver/ and report/."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+from typing import Sequence, TextIO
+
+from harness import __version__
+from harness.errors import ScenarioError
+from harness.report.model import clean
+from harness.results import LEVELS, CheckResult, RunResult, Status
+from harness.session import Limits
+
+__all__ = ["main", "default_scenario_paths"]
+
+EXIT_OK, EXIT_GATE, EXIT_USAGE = 0, 1, 2
+
+
+def default_scenario_paths() -> list[Path]:
+    env = os.environ.get("MAILHARNESS_SCENARIOS")
+    if env:
+        return [Path(p) for p in env.split(os.pathsep)]
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "scenarios", here / "bundled_scenarios"):
+        if candidate.is_dir():
+            return [candidate]
+    return [Path("scenarios")]
+
+
+def _levels(value: str) -> tuple[str, ...]:
+    levels = tuple(v.strip().upper() for v in value.split(",") if v.strip())
+    bad = [v for v in levels if v not in LEVELS]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown level(s) {', '.join(bad)}; use {', '.join(LEVELS)}")
+    return levels
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mailharness", description="Conformance and load harness for SMTP/POP3 servers.")
+    p.add_argument("--version", action="version", version=f"mailharness {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run conformance checks against a target (default: the embedded server)")
+    run.add_argument("paths", nargs="*", type=Path, help="scenario files or folders (default: bundled scenarios/)")
+    run.add_argument("--target", type=Path, help="target file (YAML)")
+    run.add_argument("--smtp", metavar="HOST:PORT")
+    run.add_argument("--pop3", metavar="HOST:PORT")
+    run.add_argument("--user", action="append", metavar="LOGIN:PASSWORD[:ADDRESS]")
+    run.add_argument("--tls", choices=["none", "starttls", "implicit"])
+    run.add_argument("-k", dest="keyword", metavar="EXPR", help="select checks by id/title words (and/or/not)")
+    run.add_argument("--tag", action="append", default=[], help="select checks by tag or suite")
+    run.add_argument("--level", type=_levels, default=(), help="only these levels, e.g. MUST,SECURITY")
+    run.add_argument("--fail-on", type=_levels, default=("MUST", "SECURITY"),
+                     help="levels whose failures fail the gate (default: must,security)")
+    run.add_argument("--jobs", type=int, default=8, help="checks run in parallel (default 8)")
+    run.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for one reply (default 10)")
+    run.add_argument("--out", type=Path, help="report folder (default reports/<UTC timestamp>/)")
+    run.add_argument("--json", type=Path, help="also write results.json here")
+    run.add_argument("--junit", type=Path, help="also write junit.xml here")
+    run.add_argument("--html", type=Path, help="also write the HTML report here")
+    run.add_argument("--defect", action="append", default=[],
+                     help="embedded server only: switch on a defect knob (for demos and self-tests)")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+    for name, helptext in (("list", "list checks: id, level, RFC sections, title"),
+                           ("validate", "schema-check scenario files")):
+        sp = sub.add_parser(name, help=helptext)
+        sp.add_argument("paths", nargs="*", type=Path)
+
+    serve = sub.add_parser("serve", help="run the embedded reference server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--smtp-port", type=int, default=2525)
+    serve.add_argument("--pop3-port", type=int, default=1110)
+    serve.add_argument("--smtps-port", type=int, default=4465)
+    serve.add_argument("--pop3s-port", type=int, default=1995)
+    serve.add_argument("--maildir", type=Path)
+    serve.add_argument("--defect", action="append", default=[], metavar="NAME",
+                       help="switch on a defect knob (repeatable); --list-defects shows them")
+    serve.add_argument("--list-defects", action="store_true")
+
+    report = sub.add_parser("report", help="render stored results.json into an HTML report")
+    report.add_argument("results", type=Path)
+    report.add_argument("-o", "--output", type=Path, required=True)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ScenarioError as exc:
+        print(f"mailharness: error: {clean(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("mailharness: interrupted", file=sys.stderr)
+        return 130
+
+
+# -- list / validate ---------------------------------------------------------------------------
+
+def _load(paths: list[Path]) -> list:
+    from harness.scenario.loader import load_paths
+    return load_paths(paths or default_scenario_paths())
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    files = _load(args.paths)
+    for f in files:
+        for c in f.checks:
+            print(f"{c.id:<44} {c.level.value:<8} {','.join(c.rfc):<22} {c.title}")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    files = _load(args.paths)
+    checks = sum(len(f.checks) for f in files)
+    print(f"{len(files)} file(s), {checks} check(s): valid")
+    return EXIT_OK
+
+
+# -- run ---------------------------------------------------------------------------------------
+
+class Progress:
+    SYMBOL = {Status.PASSED: ".", Status.FAILED: "F", Status.ERROR: "E", Status.SKIPPED: "s"}
+
+    def __init__(self, stream: TextIO, quiet: bool) -> None:
+        self.stream, self.quiet, self.col = stream, quiet, 0
+
+    def __call__(self, result: CheckResult, done: int, total: int) -> None:
+        if self.quiet:
+            return
+        self.stream.write(self.SYMBOL[result.status])
+        self.col += 1
+        if self.col == 60 or done == total:
+            self.stream.write(f" [{done}/{total}]\n")
+            self.col = 0
+        self.stream.flush()
+
+
+def _summary(run: RunResult, out: TextIO, report_dir: Path | None) -> None:
+    problems = [c for c in run.checks if c.status in (Status.FAILED, Status.ERROR)]
+    if problems:
+        out.write("\n")
+    for c in problems:
+        tag = "GATE" if c.gated else ("known" if c.known_deviation else "info")
+        kind = c.status.value.upper() + (f"({c.error_class})" if c.error_class else "")
+        first = clean(c.message.splitlines()[0] if c.message else "")
+        out.write(f"{kind:<14} {c.level.value:<8} {tag:<5} {c.id}  [{', '.join(c.rfc)}]\n    {first}\n")
+    s = run.summary()
+    out.write(f"\n{s['total']} checks: {s['passed']} passed, {s['failed']} failed, {s['errors']} errors, "
+              f"{s['skipped']} skipped in {s['duration_s']:.1f} s\n")
+    out.write(f"gate ({','.join(run.fail_on)}): {s['gate'].upper()}\n")
+    if report_dir:
+        out.write(f"report: {report_dir / 'report.html'}\n")
+
+
+def _report_dir(arg: Path | None) -> Path:
+    if arg:
+        return arg
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return Path("reports") / stamp
+
+
+def _link_latest(out_dir: Path) -> None:
+    latest = out_dir.parent / "latest"
+    try:
+        if latest.is_symlink() or latest.exists():
+            latest.unlink()
+        latest.symlink_to(out_dir.name)
+    except OSError:
+        pass       # a filesystem without symlinks: the report is still in out_dir
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.report import write_all, write_html, write_json, write_junit
+    from harness.scenario.runner import Runner, RunOptions, select_checks
+    from harness.target import Target, load_target, with_overrides
+
+    files = _load(args.paths)
+    checks = select_checks(files, keyword=args.keyword, tags=args.tag, levels=args.level)
+    if args.jobs < 1 or args.timeout <= 0:
+        raise ScenarioError("--jobs must be at least 1 and --timeout positive")
+    server = None
+    if args.target:
+        target = load_target(args.target)
+    elif args.smtp or args.pop3:
+        target = Target()
+    else:
+        from harness.refserver import ReferenceServer
+        from harness.target import target_from_mapping
+        try:
+            server = ReferenceServer(defects=args.defect)
+        except ValueError as exc:
+            raise ScenarioError(str(exc)) from None
+        server.start()
+        target = target_from_mapping(server.target(), "embedded reference server")
+        if not args.quiet:
+            defects = f" with defects {', '.join(args.defect)}" if args.defect else ""
+            print(f"embedded reference server{defects}: SMTP 127.0.0.1:{server.smtp_port}, "
+                  f"POP3 127.0.0.1:{server.pop3_port}", file=sys.stderr)
+    if args.defect and server is None:
+        raise ScenarioError("--defect only applies to the embedded server (run without --target/--smtp)")
+    target = with_overrides(target, smtp=args.smtp, pop3=args.pop3, users=args.user, tls=args.tls)
+    limits = Limits(read_timeout=min(args.timeout, 10.0), reply_deadline=args.timeout)
+    options = RunOptions(jobs=args.jobs, limits=limits, fail_on=args.fail_on,
+                         progress=Progress(sys.stderr, args.quiet))
+    try:
+        run = Runner(target, options).run(checks)
+    finally:
+        if server is not None:
+            server.stop()
+    out_dir = _report_dir(args.out)
+    write_all(run, out_dir)
+    if args.out is None:
+        _link_latest(out_dir)
+    for path, writer in ((args.json, write_json), (args.junit, write_junit), (args.html, write_html)):
+        if path:
+            writer(run, path)
+    _summary(run, sys.stdout, out_dir)
+    return EXIT_OK if run.gate_passed else EXIT_GATE
+
+
+# -- serve / report ----------------------------------------------------------------------------
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from harness.refserver import DEFECTS, serve_forever
+    if args.list_defects:
+        for name, defect in sorted(DEFECTS.items()):
+            print(f"{name:<32} {defect.protocol:<5} {defect.description}")
+        return EXIT_OK
+    unknown = [d for d in args.defect if d not in DEFECTS]
+    if unknown:
+        raise ScenarioError(f"unknown defect(s): {', '.join(unknown)} (see --list-defects)")
+    serve_forever(host=args.host, smtp_port=args.smtp_port, pop3_port=args.pop3_port,
+                  smtps_port=args.smtps_port, pop3s_port=args.pop3s_port, maildir=args.maildir,
+                  defects=args.defect)
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.report import load_json, write_html
+    data = load_json(args.results)
+    write_html(data, args.output)
+    print(f"report: {args.output}")
+    return EXIT_OK
+
+
+COMMANDS = {"run": cmd_run, "list": cmd_list, "validate": cmd_validate, "serve": cmd_serve, "report": cmd_report}

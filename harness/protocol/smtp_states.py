@@ -1,0 +1,94 @@
+"""SMTP command sequencing as data (RFC 5321 §4.1.4, §4.3.2).
+
+``TRANSITIONS[(state, command, reply class)]`` gives the next state; pairs not
+in the table leave the state unchanged (that is what §4.1.4 requires of a
+server that answers 5xx/503). ``ALLOWED_CODES`` is the §4.3.2 table: a code
+outside it is reported as an INFO finding, never a failure.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from harness.protocol.replies import ReplyClass
+
+__all__ = ["SmtpState", "SmtpCommand", "TRANSITIONS", "ALLOWED_CODES", "classify", "next_state"]
+
+
+class SmtpState(enum.Enum):
+    CONNECTED = "connected"      # waiting for the greeting
+    GREETED = "greeted"          # no EHLO/HELO yet
+    READY = "ready"              # EHLO/HELO done, no transaction
+    MAIL = "mail"                # MAIL accepted
+    RCPT = "rcpt"                # at least one RCPT accepted
+    DATA = "data"                # 354 received: lines are message content
+    CLOSED = "closed"
+
+
+class SmtpCommand(enum.Enum):
+    GREETING = "greeting"
+    EHLO = "EHLO"
+    HELO = "HELO"
+    MAIL = "MAIL"
+    RCPT = "RCPT"
+    DATA = "DATA"
+    END_OF_DATA = "."
+    RSET = "RSET"
+    NOOP = "NOOP"
+    QUIT = "QUIT"
+    VRFY = "VRFY"
+    EXPN = "EXPN"
+    HELP = "HELP"
+    STARTTLS = "STARTTLS"
+    AUTH = "AUTH"
+    BDAT = "BDAT"
+    OTHER = "other"
+
+
+S, C, R = SmtpState, SmtpCommand, ReplyClass
+_OK, _MORE = R.POSITIVE_COMPLETION, R.POSITIVE_INTERMEDIATE
+
+TRANSITIONS: dict[tuple[SmtpState, SmtpCommand, ReplyClass], SmtpState] = {
+    (S.CONNECTED, C.GREETING, _OK): S.GREETED,
+    **{(st, cmd, _OK): S.READY
+       for st in (S.GREETED, S.READY, S.MAIL, S.RCPT) for cmd in (C.EHLO, C.HELO, C.RSET)},
+    # STARTTLS discards everything known about the client (RFC 3207 §4.2).
+    **{(st, C.STARTTLS, _OK): S.GREETED for st in (S.GREETED, S.READY)},
+    (S.READY, C.MAIL, _OK): S.MAIL,
+    (S.MAIL, C.RCPT, _OK): S.RCPT,
+    (S.RCPT, C.RCPT, _OK): S.RCPT,
+    (S.RCPT, C.DATA, _MORE): S.DATA,
+    **{(S.DATA, C.END_OF_DATA, k): S.READY
+       for k in (R.POSITIVE_COMPLETION, R.TRANSIENT_NEGATIVE, R.PERMANENT_NEGATIVE)},
+    **{(st, C.QUIT, _OK): S.CLOSED for st in SmtpState if st is not S.CLOSED},
+}
+
+ALLOWED_CODES: dict[SmtpCommand, frozenset[int]] = {
+    C.GREETING: frozenset({220, 554}),
+    C.EHLO: frozenset({250, 502, 550, 500, 501, 504, 421}),
+    C.HELO: frozenset({250, 502, 550, 500, 501, 504, 421}),
+    C.MAIL: frozenset({250, 552, 451, 452, 550, 553, 503, 455, 555, 500, 501, 421, 530}),
+    C.RCPT: frozenset({250, 251, 550, 551, 552, 553, 450, 451, 452, 503, 455, 555, 500, 501, 421, 530}),
+    C.DATA: frozenset({354, 503, 554, 500, 501, 421}),
+    C.END_OF_DATA: frozenset({250, 552, 554, 451, 452, 450, 550}),
+    C.RSET: frozenset({250, 500, 501, 421}),
+    C.VRFY: frozenset({250, 251, 252, 550, 551, 553, 502, 504, 500, 501, 421}),
+    C.EXPN: frozenset({250, 252, 550, 500, 502, 504, 501, 421}),
+    C.HELP: frozenset({211, 214, 502, 504, 500, 501, 421}),
+    C.NOOP: frozenset({250, 500, 421}),
+    C.QUIT: frozenset({221, 500}),
+    C.STARTTLS: frozenset({220, 454, 501, 503}),        # RFC 3207 §4
+    C.AUTH: frozenset({235, 334, 432, 454, 500, 501, 503, 504, 530, 534, 535, 538}),  # RFC 4954 §6
+}
+
+
+def classify(line: bytes) -> SmtpCommand:
+    verb = line.split(None, 1)[0].upper().split(b":", 1)[0] if line.strip() else b""
+    try:
+        return SmtpCommand(verb.decode("ascii"))
+    except (ValueError, UnicodeDecodeError):
+        return SmtpCommand.OTHER
+
+
+def next_state(state: SmtpState, command: SmtpCommand, reply_class: ReplyClass) -> SmtpState:
+    return TRANSITIONS.get((state, command, reply_class), state)

@@ -1,0 +1,47 @@
+"""Report writers: results.json (the contract), junit.xml (the CI gate view), report.html (for humans).
+
+All three are rendered from one run; see ``model.py`` for the shared view and
+for how hostile server text is made safe. Every writer creates parent
+directories and replaces its file atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from harness.report.html import render_html, write_html
+from harness.report.jsonout import load_json, write_json
+from harness.report.junit import junit_bytes, write_junit
+from harness.report.model import RunReport, build_report
+from harness.results import RunResult
+
+__all__ = [
+    "write_json",
+    "load_json",
+    "write_junit",
+    "write_html",
+    "write_all",
+    "render_html",
+    "junit_bytes",
+    "build_report",
+    "RunReport",
+    "REPORT_FILES",
+]
+
+# File names inside --out, fixed by product.md.
+REPORT_FILES: Mapping[str, str] = {"json": "results.json", "junit": "junit.xml", "html": "report.html"}
+
+
+def write_all(run: RunResult, out_dir: Path) -> dict[str, Path]:
+    """Write results.json, junit.xml and report.html into ``out_dir``; return them by kind.
+
+    results.json goes first: it is the contract other tools read, so if a later
+    writer fails the machine-readable result is already on disk.
+    """
+    out = Path(out_dir)
+    paths = {kind: out / name for kind, name in REPORT_FILES.items()}
+    write_json(run, paths["json"])
+    write_junit(run, paths["junit"])
+    write_html(run, paths["html"])
+    return paths

@@ -1,0 +1,113 @@
+"""Run results as values: what results.json, junit.xml and the reports are made from.
+
+The JSON shape is a public contract (product.md, "results.json"): add keys,
+never rename them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Status", "Level", "CheckResult", "RunResult", "LEVELS"]
+
+
+class Status(str, enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+class Level(str, enum.Enum):
+    MUST = "MUST"
+    SHOULD = "SHOULD"
+    MAY = "MAY"
+    SECURITY = "SECURITY"
+    POLICY = "POLICY"
+
+
+LEVELS = tuple(level.value for level in Level)
+
+
+@dataclass(slots=True)
+class CheckResult:
+    id: str
+    title: str
+    suite: str
+    level: Level
+    rfc: tuple[str, ...]
+    status: Status
+    message: str = ""
+    error_class: str | None = None
+    duration_ms: float = 0.0
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)   # every failed expectation of the check
+    findings: list[str] = field(default_factory=list)   # server protocol violations seen on the way
+    rationale: str = ""
+    source: str = ""          # "file.yaml:line" of the check, for reports and pytest
+    known_deviation: bool = False
+    gated: bool = False       # set by the gate: this result made the run fail
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "suite": self.suite,
+            "level": self.level.value,
+            "rfc": list(self.rfc),
+            "status": self.status.value,
+            "error_class": self.error_class,
+            "message": self.message,
+            "duration_ms": round(self.duration_ms, 3),
+            "failures": list(self.failures),
+            "findings": list(self.findings),
+            "rationale": self.rationale,
+            "source": self.source,
+            "known_deviation": self.known_deviation,
+            "gated": self.gated,
+            "transcript": list(self.transcript),
+        }
+
+
+@dataclass(slots=True)
+class RunResult:
+    tool_version: str
+    started: str                       # ISO 8601 UTC
+    target: dict[str, Any]             # passwords already masked
+    checks: list[CheckResult]
+    duration_s: float = 0.0
+    fail_on: tuple[str, ...] = ("MUST", "SECURITY")
+
+    def gate_failures(self) -> list[CheckResult]:
+        return [c for c in self.checks if c.gated]
+
+    @property
+    def gate_passed(self) -> bool:
+        return not self.gate_failures()
+
+    def summary(self) -> dict[str, Any]:
+        counts = {s: 0 for s in Status}
+        for c in self.checks:
+            counts[c.status] += 1
+        return {
+            "total": len(self.checks),
+            "passed": counts[Status.PASSED],
+            "failed": counts[Status.FAILED],
+            "errors": counts[Status.ERROR],
+            "skipped": counts[Status.SKIPPED],
+            "gate": "passed" if self.gate_passed else "failed",
+            "fail_on": list(self.fail_on),
+            "duration_s": round(self.duration_s, 3),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tool": "mailharness",
+            "version": self.tool_version,
+            "started": self.started,
+            "target": self.target,
+            "summary": self.summary(),
+            "checks": [c.to_json() for c in self.checks],
+        }

@@ -1,0 +1,155 @@
+"""Per-check state while it runs: connections, variables, sent messages, deadline."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.errors import Timeout
+from harness.message import MessageSpec, build_message, spec_from_mapping
+from harness.protocol.replies import Capabilities
+from harness.scenario.mailbox import MailboxLocks
+from harness.scenario.model import Check, Step
+from harness.scenario.templating import render
+from harness.session import Connection, Limits
+from harness.target import Target, User
+from harness.transcript import Transcript
+
+__all__ = ["CheckFailed", "CheckSkipped", "SentMessage", "ServerInfo", "CheckContext"]
+
+
+class CheckFailed(Exception):
+    """Internal control flow: an expectation failed. Caught by the runner and turned into a result."""
+
+    def __init__(self, problems: list[str], step: Step | None = None) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+        self.step = step
+
+
+class CheckSkipped(Exception):
+    """Internal control flow: the check does not apply to this target."""
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    name: str
+    marker: str
+    data: bytes                   # as built, before dot-stuffing: what POP3 must give back
+    sender: str
+    recipients: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class ServerInfo:
+    """What the capability probe learnt, shared read-only by all checks of a run."""
+
+    smtp: Capabilities | None = None
+    smtp_tls: Capabilities | None = None
+    pop3: Capabilities | None = None
+    pop3_tls: Capabilities | None = None
+    smtp_error: str | None = None
+    pop3_error: str | None = None
+
+
+@dataclass
+class CheckContext:
+    check: Check
+    target: Target
+    limits: Limits
+    locks: MailboxLocks
+    server: ServerInfo
+    transcript: Transcript
+    run_id: str = ""
+    conns: dict[str, Connection] = field(default_factory=dict)
+    current: str | None = None
+    vars: dict[str, Any] = field(default_factory=dict)
+    messages: dict[str, SentMessage] = field(default_factory=dict)
+    greetings: dict[str, Any] = field(default_factory=dict)     # conn name → greeting read during setup
+    deadline: float = 0.0
+    uid: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    def __post_init__(self) -> None:
+        self.deadline = time.monotonic() + self.check.timeout
+
+    # -- time ------------------------------------------------------------------------------------
+
+    def remaining(self) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise Timeout(f"check exceeded its {self.check.timeout:g} s time limit")
+        return left
+
+    def reply_timeout(self, wanted: float | None = None) -> float:
+        return min(wanted if wanted is not None else self.limits.reply_deadline, self.remaining())
+
+    # -- connections -----------------------------------------------------------------------------
+
+    def conn(self, step: Step | None = None) -> Connection:
+        name = (step.on if step is not None and step.on else None) or self.current
+        if name is None or name not in self.conns:
+            known = ", ".join(self.conns) or "none"
+            raise CheckFailed([f"no open connection named {name!r} (open: {known})"], step)
+        return self.conns[name]
+
+    def close_all(self) -> None:
+        for conn in self.conns.values():
+            conn.close()
+        self.locks.release_all(self.uid)
+
+    # -- users and templates -----------------------------------------------------------------------
+
+    def user(self, ref: int | str | None = None) -> User:
+        users = self.target.users
+        if not users:
+            raise CheckSkipped("the target lists no users")
+        if ref is None:
+            return users[0]
+        if isinstance(ref, int):
+            if ref >= len(users):
+                raise CheckSkipped(f"the check needs at least {ref + 1} users in the target")
+            return users[ref]
+        for u in users:
+            if ref in (u.login, u.address):
+                return u
+        raise CheckFailed([f"no user {ref!r} in the target"])
+
+    def template_context(self) -> dict[str, Any]:
+        t = self.target
+        users = [u.to_context() for u in t.users]
+        return {
+            "client_name": t.client_name, "domain": t.domain, "foreign_domain": t.foreign_domain,
+            "users": users, "user": users[0] if users else {},
+            "smtp_auth": {"login": t.smtp_auth[0], "password": t.smtp_auth[1]} if t.smtp_auth else {},
+            "vars": dict(self.vars), "uid": self.uid, "check_id": self.check.id,
+            "markers": {name: m.marker for name, m in self.messages.items()},
+            **self.vars,
+        }
+
+    def render(self, text: str) -> str:
+        return render(text, self.template_context())
+
+    def render_tree(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.render(value)
+        if isinstance(value, dict):
+            return {k: self.render_tree(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.render_tree(v) for v in value]
+        return value
+
+    # -- messages ----------------------------------------------------------------------------------
+
+    def default_sender(self) -> str:
+        users = self.target.users
+        return users[1].address if len(users) > 1 else (users[0].address if users else f"harness@{self.target.domain}")
+
+    def build(self, name: str, spec: Any, sender: str, recipients: list[str]) -> SentMessage:
+        marker = f"mh-{self.run_id or 'run'}-{self.uid}-{name}"
+        message_spec: MessageSpec = spec_from_mapping(self.render_tree(spec or {}))
+        data = build_message(message_spec, marker=marker, sender=sender, recipients=recipients)
+        sent = SentMessage(name, marker, data, sender, tuple(recipients))
+        self.messages[name] = sent
+        return sent

@@ -1,0 +1,302 @@
+"""Scenario files → model, with every error as ``file:line: what is wrong``.
+
+Validation happens here, at load (collection) time, never while a check runs:
+the file against ``schema.yaml``, then each step against the definition of its
+action, then the templates' syntax. Errors are collected so a user sees every
+problem of a file at once; they are raised as one ``ScenarioError``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Any, Iterable
+
+import jsonschema
+import yaml
+
+from harness.errors import ScenarioError
+from harness.results import Level
+from harness.scenario.model import ACTIONS, Check, Expect, ScenarioFile, Step, parse_duration
+from harness.scenario.templating import is_template, syntax_error
+from harness.scenario.yamlload import LineDict, load_yaml, node_lines, snippet
+
+__all__ = ["load_file", "load_paths", "discover", "ScenarioErrors"]
+
+_SCHEMA_PATH = Path(__file__).with_name("schema.yaml")
+
+
+class ScenarioErrors(ScenarioError):
+    """Several problems in one or more files."""
+
+    def __init__(self, errors: list[ScenarioError]) -> None:
+        first = errors[0]
+        super().__init__(first.message, file=first.file, line=first.line,
+                         end_line=first.end_line, snippet=first.snippet)
+        self.errors = errors
+
+    def __str__(self) -> str:
+        return "\n".join(ScenarioError.__str__(e) for e in self.errors)
+
+
+@functools.lru_cache(maxsize=1)
+def _schema() -> dict[str, Any]:
+    with open(_SCHEMA_PATH, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+@functools.lru_cache(maxsize=64)
+def _validator(ref: str) -> jsonschema.protocols.Validator:
+    schema = _schema()
+    target = schema if ref == "file" else {"$ref": f"#/$defs/{ref}", "$defs": schema["$defs"]}
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(target)
+
+
+def _describe(err: jsonschema.ValidationError, where: str) -> str:
+    if err.validator == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        allowed = ", ".join(sorted(err.schema.get("properties", {})))
+        return f"{where}: unknown key {', '.join(map(repr, extra))} (allowed: {allowed})"
+    if err.validator == "required":
+        return f"{where}: {err.message}"
+    if err.validator == "enum":
+        return f"{where}: {err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
+    if err.validator in ("anyOf", "oneOf") and err.context:
+        # Explain the branch that got furthest: a type mismatch says least.
+        inner = max(err.context, key=lambda e: (e.validator != "type", len(e.absolute_path)))
+        inner_where = ".".join([where] + [str(p) for p in inner.relative_path]) if inner.relative_path else where
+        return _describe(inner, inner_where)
+    return f"{where}: {err.message}"
+
+
+def _locate(root: Any, path: Iterable[Any]) -> tuple[int | None, int | None]:
+    node, parent, key = root, None, None
+    for part in path:
+        parent, key = node, part
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            break
+    if isinstance(parent, LineDict) and key in parent.key_lines:
+        return node_lines(parent, key)
+    return node_lines(node)
+
+
+class _FileLoader:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = str(path)
+        self.text = ""
+        self.errors: list[ScenarioError] = []
+
+    def error(self, message: str, line: int | None, end: int | None = None) -> None:
+        self.errors.append(ScenarioError(message, file=self.name, line=line, end_line=end,
+                                         snippet=snippet(self.text, line, end)))
+
+    def validate(self, node: Any, ref: str, base: list[Any], root: Any) -> bool:
+        errors = sorted(_validator(ref).iter_errors(node), key=lambda e: list(map(str, e.absolute_path)))
+        for err in errors[:8]:
+            line, end = _locate(root, base + list(err.absolute_path))
+            where = ".".join(str(p) for p in base + list(err.absolute_path)) or "(top level)"
+            self.error(_describe(err, where), line, end)
+        return not errors
+
+    def load(self) -> ScenarioFile:
+        try:
+            self.text = self.path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            pass
+        data = load_yaml(self.path)
+        if not isinstance(data, dict):
+            raise ScenarioError("a scenario file must be a mapping with 'suite' and 'checks'",
+                                file=self.name, line=1)
+        if not self.validate(data, "file", [], data):
+            raise ScenarioErrors(self.errors)
+        protocol = data.get("protocol", "smtp")
+        checks: list[Check] = []
+        seen: dict[str, int] = {}
+        for index, raw in enumerate(data["checks"]):
+            check = self.check(raw, data["suite"], protocol, ["checks", index], data)
+            if check is None:
+                continue
+            if check.id in seen:
+                self.error(f"duplicate check id {check.id!r} (first at line {seen[check.id]})", check.line)
+            seen[check.id] = check.line
+            checks.append(check)
+        if self.errors:
+            raise ScenarioErrors(self.errors)
+        return ScenarioFile(self.name, data["suite"], protocol, tuple(checks), data.get("description", ""))
+
+    def check(self, raw: LineDict, suite: str, protocol: str, base: list[Any], root: Any) -> Check | None:
+        steps = self.steps(raw["steps"], base + ["steps"], root)
+        if steps is None:
+            return None
+        return Check(
+            id=raw["id"], title=raw["title"], level=Level(raw["level"]), rfc=tuple(raw["rfc"]),
+            steps=steps, suite=suite, file=self.name, line=raw.line,
+            protocol=raw.get("protocol", protocol), rationale=raw.get("rationale", ""),
+            tags=tuple(raw.get("tags", ())), requires=tuple(raw.get("requires", ())),
+            tls=raw.get("tls", "target"), connect=raw.get("connect", True),
+            timeout=parse_duration(raw.get("timeout", 60)), defects=tuple(raw.get("defects", ())),
+        )
+
+    def steps(self, raw_steps: list[Any], base: list[Any], root: Any) -> tuple[Step, ...] | None:
+        out: list[Step] = []
+        ok = True
+        for index, raw in enumerate(raw_steps):
+            step = self.step(raw, base + [index], root)
+            if step is None:
+                ok = False
+            else:
+                out.append(step)
+        return tuple(out) if ok else None
+
+    def step(self, raw: Any, path: list[Any], root: Any) -> Step | None:
+        line = getattr(raw, "line", 0)
+        actions = [key for key in ACTIONS if key in raw]
+        # "expect" rides along with most actions; it is the action only when alone.
+        if len(actions) > 1 and "expect" in actions:
+            actions.remove("expect")
+        if len(actions) != 1:
+            where = ".".join(map(str, path))
+            if not actions:
+                keys = ", ".join(map(repr, raw)) or "nothing"
+                self.error(f"{where}: a step needs one action ({', '.join(ACTIONS)}); got {keys}", line,
+                           getattr(raw, "end_line", line))
+            else:
+                self.error(f"{where}: a step has exactly one action, got {', '.join(actions)}", line)
+            return None
+        action = actions[0]
+        if not self.validate(raw, f"step_{action}", path, root):
+            return None
+        self.templates(raw, path, root)
+        expects = self.expects(raw.get("expect"), path + ["expect"], root)
+        if action == "greeting" and raw["greeting"]:
+            expects = self.expects(raw["greeting"], path + ["greeting"], root)
+        children: tuple[Step, ...] = ()
+        if action == "repeat":
+            children = self.steps(raw["steps"], path + ["steps"], root) or ()
+        options = tuple((k, _freeze(v)) for k, v in raw.items()
+                        if k not in (action, "expect", "on", "steps", "note"))
+        return Step(action, _freeze(raw[action]), line, expects, raw.get("on"), options, children)
+
+    def templates(self, node: Any, path: list[Any], root: Any) -> None:
+        if isinstance(node, str):
+            problem = syntax_error(node)
+            if problem:
+                line, end = _locate(root, path)
+                self.error(f"{'.'.join(map(str, path))}: {problem}", line, end)
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                self.templates(value, path + [key], root)
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                self.templates(value, path + [index], root)
+
+    def expects(self, raw: Any, path: list[Any], root: Any) -> tuple[Expect, ...]:
+        if raw is None:
+            return ()
+        items = raw if isinstance(raw, list) else [raw]
+        out = []
+        for index, item in enumerate(items):
+            item_path = path + [index] if isinstance(raw, list) else path
+            try:
+                out.append(_expect(item))
+            except re.error as exc:
+                line, end = _locate(root, item_path)
+                self.error(f"{'.'.join(map(str, item_path))}: invalid regular expression: {exc}", line, end)
+        return tuple(out)
+
+
+def _codes(value: Any) -> frozenset[int] | None:
+    if value is None:
+        return None
+    return frozenset(value if isinstance(value, list) else [value])
+
+
+def _regex(pattern: str | None) -> str | None:
+    """Check a regex now unless it is a template (then it is compiled when judged)."""
+    if pattern is not None and not is_template(pattern):
+        re.compile(pattern, re.MULTILINE)
+    return pattern
+
+
+def _expect(raw: dict[str, Any]) -> Expect:
+    klass = raw.get("class")
+    return Expect(
+        line=getattr(raw, "line", 0),
+        code=_codes(raw.get("code")), not_code=_codes(raw.get("not_code")),
+        klass=frozenset(klass if isinstance(klass, list) else [klass]) if klass is not None else None,
+        enhanced=raw.get("enhanced"), enhanced_class=raw.get("enhanced_class"),
+        text=_regex(raw.get("text")),
+        multiline=raw.get("multiline"),
+        capabilities=tuple(raw.get("capabilities", ())),
+        no_capabilities=tuple(raw.get("no_capabilities", ())),
+        ok=raw.get("ok"), continuation=raw.get("continuation"), resp_code=raw.get("resp_code"),
+        body=_regex(raw.get("body")),
+        body_lines=raw.get("body_lines"), min_body_lines=raw.get("min_body_lines"),
+        stuffed=raw.get("stuffed"), closed=raw.get("closed", False), or_closed=raw.get("or_closed", False),
+        nothing=parse_duration(raw["nothing"]) if "nothing" in raw else None,
+        violations=raw.get("violations", "fail"),
+        timeout=parse_duration(raw["timeout"]) if "timeout" in raw else None,
+        capture=tuple((k, re.compile(v)) for k, v in raw.get("capture", {}).items()),
+    )
+
+
+class _FrozenDict(dict):
+    """A read-only mapping for step values (hashable enough for our use, never mutated)."""
+
+    def _readonly(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("scenario step values are read-only")
+
+    __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = _readonly  # type: ignore
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return _FrozenDict({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def load_file(path: Path | str) -> ScenarioFile:
+    return _FileLoader(Path(path)).load()
+
+
+def discover(paths: Iterable[Path | str]) -> list[Path]:
+    """YAML files under the given paths, sorted; ``load/`` profile folders are not scenario suites."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found += sorted(f for f in p.rglob("*.y*ml")
+                            if f.suffix in (".yaml", ".yml") and "load" not in f.relative_to(p).parts[:-1])
+        elif p.exists():
+            found.append(p)
+        else:
+            raise ScenarioError("no such file or directory", file=str(p))
+    return found
+
+
+def load_paths(paths: Iterable[Path | str]) -> list[ScenarioFile]:
+    """Load every file; report the problems of all files together."""
+    files, errors = [], []
+    for path in discover(paths):
+        try:
+            files.append(load_file(path))
+        except ScenarioErrors as exc:
+            errors += exc.errors
+        except ScenarioError as exc:
+            errors.append(exc)
+    if errors:
+        raise ScenarioErrors(errors)
+    ids: dict[str, str] = {}
+    for f in files:
+        for c in f.checks:
+            if c.id in ids and ids[c.id] != c.source:
+                raise ScenarioError(f"check id {c.id!r} is also defined at {ids[c.id]}",
+                                    file=c.file, line=c.line)
+            ids[c.id] = c.source
+    return files

@@ -1,0 +1,131 @@
+"""POP3 side of the round trip: mailbox locks shared by parallel checks, and finding a sent message.
+
+Servers may lock a maildrop per session (RFC 1939 §4; Dovecot and the
+reference server do), so two checks logging into one mailbox at once would
+see ``-ERR [IN-USE]``. Checks therefore hold a run-wide lock per POP3 login
+while they have a session open on it. A check may take the same login again
+(re-entrant per check), so a check that tests the server's own locking can
+open two sessions.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from harness.errors import Timeout
+from harness.message import find_marker
+from harness.protocol.replies import Pop3Response
+from harness.session import Connection
+
+__all__ = ["MailboxLocks", "Found", "find_message"]
+
+
+class MailboxLocks:
+    def __init__(self, wait: float = 120.0) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._owner: dict[str, str] = {}
+        self.wait = wait
+
+    def acquire(self, login: str, owner: str) -> None:
+        with self._guard:
+            lock = self._locks.setdefault(login, threading.Lock())
+            if self._owner.get(login) == owner:
+                return
+        if not lock.acquire(timeout=self.wait):
+            raise Timeout(f"mailbox {login!r} stayed busy with another check for {self.wait:g} s")
+        with self._guard:
+            self._owner[login] = owner
+
+    def release_all(self, owner: str) -> None:
+        with self._guard:
+            for login, who in list(self._owner.items()):
+                if who == owner:
+                    del self._owner[login]
+                    self._locks[login].release()
+
+
+@dataclass(slots=True)
+class Found:
+    number: int
+    message: bytes
+    uid: str | None = None
+    listed_octets: int | None = None     # what LIST said, to compare with the bytes RETR gave
+
+
+@dataclass(slots=True)
+class _Scan:
+    """Markers of messages already looked at, by UIDL, so each poll only reads new messages."""
+
+    markers: dict[str, str | None] = field(default_factory=dict)
+
+
+def _ok(conn: Connection, line: str, multiline: bool | None = None) -> Pop3Response:
+    conn.send_line(line)
+    return conn.read_response(multiline)
+
+
+def scan_session(conn: Connection, marker: str, scan: _Scan, delete: bool) -> Found | None:
+    """In an authenticated session: find the message whose X-Harness-Id is ``marker``."""
+    listing = _ok(conn, "UIDL", True)
+    if listing.ok:
+        entries = []
+        for line in listing.body or ():
+            parts = line.split()
+            if len(parts) >= 2 and parts[0].isdigit():
+                entries.append((int(parts[0]), parts[1].decode("ascii", "replace")))
+    else:   # no UIDL: look at everything every time
+        stat = _ok(conn, "STAT")
+        words = stat.text.split() if stat.ok else []
+        count = int(words[0]) if words and words[0].isdigit() else 0
+        entries = [(n, f"#{n}") for n in range(1, count + 1)]
+    for number, uid in entries:
+        known = scan.markers.get(uid, "") if not uid.startswith("#") else ""
+        if known == "":
+            head = _ok(conn, f"TOP {number} 0", True)
+            data = head.body_bytes if head.ok else _ok(conn, f"RETR {number}", True).body_bytes
+            known = find_marker(data)
+            if not uid.startswith("#"):
+                scan.markers[uid] = known
+        if known == marker:
+            full = _ok(conn, f"RETR {number}", True)
+            if not full.ok:
+                continue
+            listed = _ok(conn, f"LIST {number}")
+            words = listed.text.split() if listed.ok else []
+            octets = int(words[1]) if len(words) > 1 and words[1].isdigit() else None
+            if delete:
+                _ok(conn, f"DELE {number}")
+            return Found(number, full.body_bytes, None if uid.startswith("#") else uid, octets)
+    return None
+
+
+def find_message(open_session: Callable[[], Connection], marker: str, *, timeout: float,
+                 delete: bool, want_present: bool, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> Found | None:
+    """Poll the mailbox until the message shows up or ``timeout`` passes.
+
+    Each poll is a fresh, authenticated session (a POP3 session sees a
+    snapshot of the maildrop taken at login), ended with QUIT so a DELE is
+    applied.
+    """
+    deadline = clock() + timeout
+    scan = _Scan()
+    delay = 0.1
+    while True:
+        conn = open_session()
+        try:
+            found = scan_session(conn, marker, scan, delete)
+            _ok(conn, "QUIT")
+        finally:
+            conn.close()
+        if found is not None:
+            return found
+        remaining = deadline - clock()
+        if remaining <= 0:
+            return None
+        sleep(min(delay, remaining))
+        delay = min(delay * 2, 1.0 if want_present else 2.0)

@@ -1,0 +1,112 @@
+"""Scenario model: frozen values built by the loader; nothing past the loader sees raw YAML."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.results import Level
+
+__all__ = ["Expect", "Step", "Check", "ScenarioFile", "parse_duration", "ACTIONS"]
+
+# Step actions, in the order the docs list them.
+ACTIONS = (
+    "connect", "use", "greeting", "ehlo", "send", "send_raw", "pipeline", "expect",
+    "starttls", "stls", "auth", "login", "mail", "send_data", "smuggle", "retrieve",
+    "sleep", "slow_send", "drop", "set", "repeat", "quit",
+)
+
+_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m)?$")
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from ``5``, ``2.5``, ``"200ms"``, ``"5s"`` or ``"1m"`` (the schema already checked the form)."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    m = _DURATION.match(str(value).strip())
+    if not m:
+        raise ValueError(f"not a duration: {value!r}")
+    number, unit = float(m.group(1)), m.group(2) or "s"
+    return number / 1000 if unit == "ms" else number * 60 if unit == "m" else number
+
+
+@dataclass(frozen=True, slots=True)
+class Expect:
+    line: int = 0
+    code: frozenset[int] | None = None
+    not_code: frozenset[int] | None = None
+    klass: frozenset[int] | None = None
+    enhanced: str | None = None
+    enhanced_class: int | None = None
+    text: str | None = None            # regex; may use {{ }} (rendered when judged)
+    multiline: bool | None = None
+    capabilities: tuple[str, ...] = ()
+    no_capabilities: tuple[str, ...] = ()
+    ok: bool | None = None
+    continuation: bool | None = None
+    resp_code: str | None = None
+    body: str | None = None
+    body_lines: int | None = None
+    min_body_lines: int | None = None
+    stuffed: bool | None = None
+    closed: bool = False
+    or_closed: bool = False
+    nothing: float | None = None
+    violations: str = "fail"
+    timeout: float | None = None
+    capture: tuple[tuple[str, re.Pattern[str]], ...] = ()
+
+    @property
+    def reads_reply(self) -> bool:
+        return not self.closed and self.nothing is None
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    action: str
+    value: Any                       # the action key's value, as plain frozen data
+    line: int
+    expects: tuple[Expect, ...] = ()
+    on: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()     # other keys (e.g. secret: true)
+    children: tuple["Step", ...] = ()            # for repeat
+
+    def option(self, name: str, default: Any = None) -> Any:
+        for key, val in self.options:
+            if key == name:
+                return val
+        return default
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    id: str
+    title: str
+    level: Level
+    rfc: tuple[str, ...]
+    steps: tuple[Step, ...]
+    suite: str
+    file: str
+    line: int
+    protocol: str = "smtp"
+    rationale: str = ""
+    tags: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    tls: str = "target"
+    connect: bool = True
+    timeout: float = 60.0
+    defects: tuple[str, ...] = ()
+
+    @property
+    def source(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioFile:
+    path: str
+    suite: str
+    protocol: str
+    checks: tuple[Check, ...] = field(default_factory=tuple)
+    description: str = ""

@@ -1,0 +1,254 @@
+"""Runs checks against a target: capability probe, parallel checks on fresh connections, the gate.
+
+Imports no pytest and no locust: the CLI, the pytest plugin and tests all
+drive it the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+import traceback
+import uuid
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+from harness import __version__
+from harness.errors import ScenarioError, TransportError
+from harness.escapes import EscapeError
+from harness.protocol.replies import Pop3Response, SmtpReply
+from harness.results import CheckResult, Level, RunResult, Status
+from harness.scenario.context import CheckContext, CheckFailed, CheckSkipped, ServerInfo
+from harness.scenario.mailbox import MailboxLocks
+from harness.scenario.model import Check, ScenarioFile, Step
+from harness.scenario.steps import open_service, run_step
+from harness.scenario.templating import TemplateProblem
+from harness.session import Limits
+from harness.target import Target
+from harness.transcript import Transcript
+
+__all__ = ["RunOptions", "Runner", "select_checks", "keyword_matcher", "apply_gate"]
+
+
+@dataclass
+class RunOptions:
+    jobs: int = 8
+    limits: Limits = field(default_factory=Limits)
+    fail_on: tuple[str, ...] = ("MUST", "SECURITY")
+    progress: Callable[[CheckResult, int, int], None] | None = None
+
+
+# -- selection ---------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"\(|\)|[^\s()]+")
+
+
+def keyword_matcher(expr: str) -> Callable[[Check], bool]:
+    """pytest-style ``-k``: words match id, title, suite or tags as substrings; and/or/not/parentheses."""
+    tokens = _TOKEN.findall(expr)
+    if not tokens:
+        return lambda _c: True
+
+    def evaluate(check: Check) -> bool:
+        haystack = " ".join((check.id, check.title, check.suite, *check.tags)).lower()
+        out = []
+        for tok in tokens:
+            low = tok.lower()
+            if low in ("and", "or", "not", "(", ")"):
+                out.append(low)
+            else:
+                out.append(str(low in haystack))
+        try:
+            return bool(eval(" ".join(out), {"__builtins__": {}}, {}))  # noqa: S307 - only True/False/and/or/not/()
+        except SyntaxError:
+            raise ScenarioError(f"-k {expr!r}: not a valid expression") from None
+
+    return evaluate
+
+
+def select_checks(files: Sequence[ScenarioFile], *, keyword: str | None = None,
+                  tags: Iterable[str] = (), levels: Iterable[str] = ()) -> list[Check]:
+    match = keyword_matcher(keyword) if keyword else (lambda _c: True)
+    tag_set, level_set = set(tags), {lv.upper() for lv in levels}
+    out = []
+    for f in files:
+        for c in f.checks:
+            if tag_set and not tag_set.intersection(c.tags) and c.suite not in tag_set:
+                continue
+            if level_set and c.level.value not in level_set:
+                continue
+            if match(c):
+                out.append(c)
+    return out
+
+
+def apply_gate(result: CheckResult, fail_on: Iterable[str], known: frozenset[str]) -> None:
+    result.known_deviation = result.id in known
+    result.gated = (result.status in (Status.FAILED, Status.ERROR)
+                    and result.level.value in set(fail_on) and not result.known_deviation)
+
+
+# -- probing -----------------------------------------------------------------------------------
+
+def _uses_protocol(steps: Iterable[Step], protocol: str) -> bool:
+    for step in steps:
+        if step.action == "connect":
+            service = step.value if isinstance(step.value, str) else step.value.get("service", "smtp")
+            if service.startswith(protocol):
+                return True
+        if protocol == "pop3" and step.action in ("retrieve", "login", "stls"):
+            return True
+        if _uses_protocol(step.children, protocol):
+            return True
+    return False
+
+
+def probe(target: Target, limits: Limits) -> ServerInfo:
+    """Greeting + EHLO/CAPA (and again inside TLS where offered), once per run, for ``requires``."""
+    info = ServerInfo()
+    dummy = Check(id="probe", title="capability probe", level=Level.POLICY, rfc=("5321",), steps=(),
+                  suite="probe", file="", line=0, timeout=max(limits.reply_deadline * 2, 10))
+    for protocol in ("smtp", "pop3"):
+        if target.endpoint(protocol) is None:
+            continue
+        ctx = CheckContext(dummy, target, limits, MailboxLocks(), info, Transcript(target.secrets()))
+        try:
+            conn = open_service(ctx, protocol, protocol)
+            greeting = ctx.greetings.pop(protocol, None) or conn.read_any(ctx.reply_timeout())
+            if protocol == "smtp":
+                conn.ehlo(target.client_name)
+                info.smtp = conn.capabilities
+                if isinstance(greeting, SmtpReply) and conn.capabilities and "STARTTLS" in conn.capabilities:
+                    if conn.command("STARTTLS").code == 220:  # type: ignore[union-attr]
+                        conn.start_tls()
+                        conn.ehlo(target.client_name)
+                        info.smtp_tls = conn.capabilities
+                elif target.smtp and target.smtp.tls != "none":
+                    info.smtp_tls = conn.capabilities
+            else:
+                conn.capa()
+                info.pop3 = conn.capabilities
+                if isinstance(greeting, Pop3Response) and conn.capabilities and "STLS" in conn.capabilities:
+                    if conn.command("STLS").ok:  # type: ignore[union-attr]
+                        conn.start_tls()
+                        conn.capa()
+                        info.pop3_tls = conn.capabilities
+                elif target.pop3 and target.pop3.tls != "none":
+                    info.pop3_tls = conn.capabilities
+            conn.command("QUIT")
+        except (TransportError, CheckFailed, CheckSkipped) as exc:
+            setattr(info, f"{protocol}_error", str(exc))
+        finally:
+            ctx.close_all()
+    return info
+
+
+def _requirement_met(req: str, check: Check, target: Target, info: ServerInfo) -> tuple[bool, str]:
+    if req.startswith("target:"):
+        key = req[len("target:"):]
+        if key == "users2":
+            return len(target.users) >= 2, "the target needs at least 2 users"
+        return bool(getattr(target, key, None)), f"the target has no {key}"
+    protocol, _, cap = req.partition(":") if req.split(":", 1)[0] in ("smtp", "pop3") else (check.protocol, "", req)
+    plain, tls = (info.smtp, info.smtp_tls) if protocol == "smtp" else (info.pop3, info.pop3_tls)
+    if plain is None and tls is None:
+        error = info.smtp_error if protocol == "smtp" else info.pop3_error
+        raise TransportError(f"capability probe failed: {error or 'no capabilities'}")
+    met = any(c is not None and c.has(cap) for c in (plain, tls))
+    return met, f"the server does not advertise {cap}"
+
+
+# -- running -----------------------------------------------------------------------------------
+
+class Runner:
+    def __init__(self, target: Target, options: RunOptions | None = None) -> None:
+        self.target = target
+        self.options = options or RunOptions()
+        self.locks = MailboxLocks()
+        self.run_id = uuid.uuid4().hex[:8]
+        self._info: ServerInfo | None = None
+
+    @property
+    def info(self) -> ServerInfo:
+        if self._info is None:
+            self._info = probe(self.target, self.options.limits)
+        return self._info
+
+    def _skip_reason(self, check: Check) -> str | None:
+        if self.target.endpoint(check.protocol) is None:
+            return f"the target has no {check.protocol} section"
+        for protocol in ("smtp", "pop3"):
+            if protocol != check.protocol and _uses_protocol(check.steps, protocol) and \
+                    self.target.endpoint(protocol) is None:
+                return f"the target has no {protocol} section"
+        for req in check.requires:
+            met, why = _requirement_met(req, check, self.target, self.info)
+            if not met:
+                return why
+        return None
+
+    def run_check(self, check: Check) -> CheckResult:
+        transcript = Transcript(self.target.secrets())
+        result = CheckResult(id=check.id, title=check.title, suite=check.suite, level=check.level,
+                             rfc=check.rfc, status=Status.PASSED, rationale=check.rationale,
+                             source=check.source)
+        started = time.perf_counter()
+        ctx = CheckContext(check, self.target, self.options.limits, self.locks, ServerInfo(),
+                           transcript, run_id=self.run_id)
+        try:
+            reason = self._skip_reason(check)
+            if reason:
+                raise CheckSkipped(reason)
+            if check.connect:
+                open_service(ctx, check.protocol, check.protocol, check.tls)
+            for step in check.steps:
+                run_step(ctx, step)
+        except CheckFailed as exc:
+            result.status = Status.FAILED
+            where = f"step at line {exc.step.line}: " if exc.step else ""
+            result.failures = exc.problems
+            result.message = where + exc.problems[0] if exc.problems else "failed"
+        except CheckSkipped as exc:
+            result.status = Status.SKIPPED
+            result.message = str(exc)
+        except TransportError as exc:
+            result.status = Status.ERROR
+            result.error_class = exc.error_class
+            result.message = str(exc)
+        except (ScenarioError, TemplateProblem, EscapeError) as exc:
+            result.status = Status.ERROR
+            result.message = f"scenario error: {exc}"
+        except Exception:  # noqa: BLE001 - a harness bug: keep the whole traceback in the result
+            result.status = Status.ERROR
+            result.message = "harness bug (please report):\n" + traceback.format_exc()
+        finally:
+            ctx.close_all()
+        result.duration_ms = (time.perf_counter() - started) * 1000
+        result.transcript = transcript.to_json()
+        seen: list[str] = []
+        for conn in ctx.conns.values():
+            for v in conn.findings:
+                if str(v) not in seen:
+                    seen.append(str(v))
+        result.findings = seen
+        apply_gate(result, self.options.fail_on, self.target.known_deviations)
+        return result
+
+    def run(self, checks: Sequence[Check]) -> RunResult:
+        started = dt.datetime.now(dt.timezone.utc)
+        t0 = time.perf_counter()
+        results: list[CheckResult | None] = [None] * len(checks)
+        if checks:
+            _ = self.info          # probe once, before the parallel part
+        with ThreadPoolExecutor(max_workers=max(1, self.options.jobs), thread_name_prefix="check") as pool:
+            futures = {pool.submit(self.run_check, c): i for i, c in enumerate(checks)}
+            for done, fut in enumerate(as_completed(futures), 1):
+                index = futures[fut]
+                results[index] = fut.result()
+                if self.options.progress:
+                    self.options.progress(results[index], done, len(checks))  # type: ignore[arg-type]
+        return RunResult(tool_version=__version__, started=started.isoformat(timespec="seconds"),
+                         target=self.target.to_json(), checks=[r for r in results if r is not None],
+                         duration_s=time.perf_counter() - t0, fail_on=tuple(self.options.fail_on))

@@ -1,0 +1,220 @@
+"""Drives the sans-I/O readers over a Stream: timeouts, size bounds, transcript.
+
+One ``Connection`` is one TCP connection speaking SMTP or POP3. Every read
+has a per-read timeout *and* an overall per-reply deadline, so a server that
+drips a byte a second cannot hold a check longer than the deadline. Writes
+have a timeout too. All wire bytes go through the transcript, including the
+deliberately illegal ones sent with ``send``.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from harness.errors import ConnectionClosed, Timeout, TransportError
+from harness.protocol.common import CLOSED, NEED_DATA, Violation
+from harness.protocol.pop3 import Pop3ResponseReader, expects_multiline, parse_capa
+from harness.protocol.replies import Capabilities, Pop3Response, SmtpReply
+from harness.protocol.smtp import SmtpReplyReader, parse_ehlo
+from harness.transcript import Transcript
+from harness.transport import Stream, TcpStream, client_tls_context, connect_tcp
+
+__all__ = ["Limits", "Connection", "open_connection"]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    read_timeout: float = 10.0          # one recv
+    reply_deadline: float = 30.0        # one whole reply, however it trickles in
+    write_timeout: float = 10.0
+    connect_timeout: float = 10.0
+    max_line: int = 64 * 1024           # a line without LF beyond this is ``oversize``
+    max_reply_lines: int = 1000
+    max_body: int = 64 * 1024 * 1024    # a POP3 multi-line body
+
+
+class Connection:
+    def __init__(self, name: str, protocol: str, stream: Stream, transcript: Transcript,
+                 limits: Limits = Limits(), clock: Callable[[], float] = time.monotonic) -> None:
+        if protocol not in ("smtp", "pop3"):
+            raise ValueError(f"unknown protocol {protocol!r}")
+        self.name = name
+        self.protocol = protocol
+        self.stream = stream
+        self.transcript = transcript
+        self.limits = limits
+        self._clock = clock
+        self.closed = False
+        self.capabilities: Capabilities | None = None
+        self.findings: list[Violation] = []     # server violations seen on this connection
+        self._smtp = SmtpReplyReader(max_line=limits.max_line, max_lines=limits.max_reply_lines)
+        self._pop3 = Pop3ResponseReader(max_line=limits.max_line, max_body=limits.max_body)
+
+    # -- writing -----------------------------------------------------------------------
+
+    def send(self, data: bytes, note: str = "") -> None:
+        """Write exactly these bytes (nothing is added or fixed up)."""
+        self.transcript.record(self.name, "C", data, note)
+        try:
+            self.stream.write(data, self.limits.write_timeout)
+        except TransportError as exc:
+            self.transcript.event(self.name, f"write failed: {exc}")
+            raise
+
+    def send_line(self, line: str | bytes, note: str = "") -> None:
+        data = line.encode("utf-8") if isinstance(line, str) else line
+        if self.protocol == "pop3":
+            self._pop3.expect(expects_multiline(data))
+        self.send(data + b"\r\n", note)
+
+    # -- reading -----------------------------------------------------------------------
+
+    def _reader(self) -> SmtpReplyReader | Pop3ResponseReader:
+        return self._smtp if self.protocol == "smtp" else self._pop3
+
+    def _read_event(self, timeout: float | None) -> SmtpReply | Pop3Response:
+        reader = self._reader()
+        deadline = self._clock() + (timeout if timeout is not None else self.limits.reply_deadline)
+        while True:
+            event = reader.next_event()
+            if event is CLOSED:
+                self.closed = True
+                self.transcript.event(self.name, "connection closed by server")
+                raise ConnectionClosed("connection closed by the server while waiting for a reply")
+            if event is not NEED_DATA:
+                assert not isinstance(event, type(NEED_DATA))
+                for v in event.violations:
+                    self.findings.append(v)
+                return event
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise Timeout(f"no complete reply within {timeout or self.limits.reply_deadline:g} s")
+            data = self.stream.read(65536, min(self.limits.read_timeout, remaining))
+            if data:
+                self.transcript.record(self.name, "S", data)
+            reader.receive_data(data)
+
+    def read_reply(self, timeout: float | None = None) -> SmtpReply:
+        if self.protocol != "smtp":
+            raise TypeError("read_reply is for SMTP connections")
+        reply = self._read_event(timeout)
+        assert isinstance(reply, SmtpReply)
+        return reply
+
+    def read_response(self, multiline: bool | None = None, timeout: float | None = None) -> Pop3Response:
+        if self.protocol != "pop3":
+            raise TypeError("read_response is for POP3 connections")
+        if multiline is not None:
+            self._pop3.expect(multiline)
+        response = self._read_event(timeout)
+        assert isinstance(response, Pop3Response)
+        return response
+
+    def read_any(self, timeout: float | None = None) -> SmtpReply | Pop3Response:
+        return self._read_event(timeout)
+
+    def expect_silence(self, wait: float) -> bytes:
+        """Read for ``wait`` seconds; return whatever arrived (b"" = the server said nothing more)."""
+        deadline = self._clock() + wait
+        got = bytearray()
+        while (remaining := deadline - self._clock()) > 0:
+            try:
+                data = self.stream.read(65536, remaining)
+            except Timeout:
+                break
+            if not data:
+                self.closed = True
+                self.transcript.event(self.name, "connection closed by server")
+                break
+            self.transcript.record(self.name, "S", data)
+            self._reader().receive_data(data)
+            got += data
+            if len(got) > self.limits.max_line:
+                break
+        return bytes(got)
+
+    def wait_closed(self, timeout: float) -> bool:
+        """True when the server closes (FIN or RST) within ``timeout``; bytes that arrive are recorded."""
+        deadline = self._clock() + timeout
+        while (remaining := deadline - self._clock()) > 0:
+            try:
+                data = self.stream.read(65536, remaining)
+            except Timeout:
+                return False
+            except TransportError:
+                self.closed = True
+                return True
+            if not data:
+                self.closed = True
+                self.transcript.event(self.name, "connection closed by server")
+                return True
+            self.transcript.record(self.name, "S", data)
+        return False
+
+    # -- higher-level helpers --------------------------------------------------------------
+
+    def command(self, line: str | bytes, timeout: float | None = None) -> SmtpReply | Pop3Response:
+        self.send_line(line)
+        return self._read_event(timeout)
+
+    def ehlo(self, name: str) -> SmtpReply:
+        reply = self.command(f"EHLO {name}")
+        assert isinstance(reply, SmtpReply)
+        if reply.code == 250:
+            self.capabilities = parse_ehlo(reply)
+        return reply
+
+    def capa(self) -> Pop3Response:
+        response = self.command("CAPA")
+        assert isinstance(response, Pop3Response)
+        if response.ok:
+            self.capabilities = parse_capa(response)
+        return response
+
+    def start_tls(self, context: ssl.SSLContext | None = None, server_hostname: str | None = None) -> bytes:
+        """TLS handshake on this connection (after STARTTLS/STLS was accepted).
+
+        Returns any plaintext the server had sent beyond its go-ahead reply:
+        RFC 3207 §4.2 / 2595 §4 require it to be discarded, so it is dropped
+        here and reported (the caller decides whether that is a finding).
+        """
+        leftover = self._reader().take_unread()
+        if leftover:
+            self.transcript.event(self.name, f"{len(leftover)} plaintext octets before TLS discarded")
+        self.transcript.event(self.name, "TLS handshake")
+        self.stream = self.stream.start_tls(context or client_tls_context(), server_hostname,
+                                            self.limits.connect_timeout)
+        self.capabilities = None       # RFC 3207 §4.2: forget what was learnt before TLS
+        self.transcript.event(self.name, f"TLS established ({self.stream.tls_version})")
+        return leftover
+
+    def close(self) -> None:
+        if not self.closed:
+            self.transcript.event(self.name, "client closed the connection")
+        self.stream.close()
+        self.closed = True
+
+    def abort(self) -> None:
+        self.transcript.event(self.name, "client reset the connection (RST)")
+        self.stream.abort()
+        self.closed = True
+
+    def shutdown_write(self) -> None:
+        self.transcript.event(self.name, "client half-closed the connection")
+        self.stream.shutdown_write()
+
+
+def open_connection(name: str, protocol: str, host: str, port: int, transcript: Transcript, *,
+                    implicit_tls: bool = False, tls_context: ssl.SSLContext | None = None,
+                    limits: Limits = Limits()) -> Connection:
+    transcript.event(name, f"connect {host}:{port}{' (implicit TLS)' if implicit_tls else ''}")
+    try:
+        stream: TcpStream = connect_tcp(host, port, limits.connect_timeout,
+                                        (tls_context or client_tls_context()) if implicit_tls else None)
+    except TransportError as exc:
+        transcript.event(name, f"connect failed: {exc}")
+        raise
+    return Connection(name, protocol, stream, transcript, limits)

@@ -1,0 +1,206 @@
+"""Blocking byte streams with a timeout on every call (httpcore's NetworkStream shape).
+
+Plain stdlib sockets on purpose: under Locust's gevent monkey patching they
+become cooperative, so the conformance runner and the load users share one
+transport. Socket and ssl exceptions are translated into the harness's
+classified ``TransportError``s here and only here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import socket
+import ssl
+import struct
+from typing import Iterator, Protocol, Sequence
+
+from harness.errors import (
+    ConnectionClosed,
+    ConnectionReset,
+    ConnectRefused,
+    Timeout,
+    TlsError,
+    TransportError,
+)
+
+__all__ = ["Stream", "TcpStream", "MockStream", "connect_tcp", "client_tls_context", "map_exceptions"]
+
+
+@contextlib.contextmanager
+def map_exceptions(action: str) -> Iterator[None]:
+    try:
+        yield
+    except TransportError:
+        raise
+    except (socket.timeout, TimeoutError) as exc:
+        raise Timeout(f"{action}: timed out") from exc
+    except ConnectionRefusedError as exc:
+        raise ConnectRefused(f"{action}: connection refused") from exc
+    except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError) as exc:
+        raise ConnectionReset(f"{action}: connection reset by peer") from exc
+    except ssl.SSLError as exc:
+        raise TlsError(f"{action}: TLS error: {exc.reason or exc}") from exc
+    except socket.gaierror as exc:
+        raise ConnectRefused(f"{action}: cannot resolve host: {exc}") from exc
+    except OSError as exc:
+        raise ConnectionClosed(f"{action}: {exc.strerror or exc}") from exc
+
+
+class Stream(Protocol):
+    def read(self, max_bytes: int, timeout: float) -> bytes: ...
+    def write(self, data: bytes, timeout: float) -> None: ...
+    def start_tls(self, context: ssl.SSLContext, server_hostname: str | None,
+                  timeout: float) -> "Stream": ...
+    def close(self) -> None: ...
+    def abort(self) -> None: ...
+    def shutdown_write(self) -> None: ...
+    @property
+    def tls_version(self) -> str | None: ...
+
+
+def client_tls_context(verify: bool = False) -> ssl.SSLContext:
+    """Test servers use self-signed certificates, so verification is off unless asked for."""
+    ctx = ssl.create_default_context()
+    if not verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class TcpStream:
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    @property
+    def socket(self) -> socket.socket:
+        return self._sock
+
+    @property
+    def tls_version(self) -> str | None:
+        return self._sock.version() if isinstance(self._sock, ssl.SSLSocket) else None
+
+    def read(self, max_bytes: int, timeout: float) -> bytes:
+        with map_exceptions("read"):
+            self._sock.settimeout(max(timeout, 0.001))
+            return self._sock.recv(max_bytes)
+
+    def write(self, data: bytes, timeout: float) -> None:
+        with map_exceptions("write"):
+            # sendall's timeout covers the whole call since Python 3.5, so a
+            # peer that stops reading cannot stall us beyond it.
+            self._sock.settimeout(max(timeout, 0.001))
+            self._sock.sendall(data)
+
+    def start_tls(self, context: ssl.SSLContext, server_hostname: str | None,
+                  timeout: float) -> "TcpStream":
+        with map_exceptions("TLS handshake"):
+            self._sock.settimeout(max(timeout, 0.001))
+            tls = context.wrap_socket(self._sock, server_hostname=server_hostname,
+                                      do_handshake_on_connect=False)
+            tls.do_handshake()
+        return TcpStream(tls)
+
+    def set_nodelay(self, on: bool = True) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if on else 0)
+
+    def shutdown_write(self) -> None:
+        with map_exceptions("shutdown"):
+            self._sock.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.close()
+
+    def abort(self) -> None:
+        """Close with an RST instead of a FIN (SO_LINGER 0)."""
+        with contextlib.suppress(OSError):
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close()
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def connect_tcp(host: str, port: int, timeout: float,
+                tls_context: ssl.SSLContext | None = None,
+                server_hostname: str | None = None) -> TcpStream:
+    """Connect (and, with ``tls_context``, do implicit TLS). An IP address is used without a resolver."""
+    host = host.strip("[]")
+    flags = socket.AI_NUMERICHOST if _is_ip(host) else 0
+    with map_exceptions(f"connect to {host}:{port}"):
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=flags)
+        last: Exception | None = None
+        for family, socktype, proto, _, addr in infos:
+            sock = socket.socket(family, socktype, proto)
+            try:
+                sock.settimeout(max(timeout, 0.001))
+                sock.connect(addr)
+                break
+            except OSError as exc:
+                sock.close()
+                last = exc
+        else:
+            assert last is not None
+            raise last
+    stream = TcpStream(sock)
+    if tls_context is not None:
+        name = server_hostname if server_hostname else (None if _is_ip(host) else host)
+        try:
+            stream = stream.start_tls(tls_context, name, timeout)
+        except TransportError:
+            stream.close()
+            raise
+    return stream
+
+
+class MockStream:
+    """A scripted peer for unit tests: ``chunks`` are returned by successive reads, then EOF."""
+
+    def __init__(self, chunks: Sequence[bytes | Exception] = ()) -> None:
+        self._chunks = list(chunks)
+        self.written: list[bytes] = []
+        self.closed = False
+        self.aborted = False
+        self.tls_started = False
+
+    @property
+    def tls_version(self) -> str | None:
+        return "TLSv1.3" if self.tls_started else None
+
+    def read(self, max_bytes: int, timeout: float) -> bytes:
+        if not self._chunks:
+            return b""
+        chunk = self._chunks.pop(0)
+        if isinstance(chunk, Exception):
+            raise chunk
+        if len(chunk) > max_bytes:
+            self._chunks.insert(0, chunk[max_bytes:])
+            chunk = chunk[:max_bytes]
+        return chunk
+
+    def write(self, data: bytes, timeout: float) -> None:
+        if self.closed:
+            raise ConnectionClosed("write on a closed mock stream")
+        self.written.append(data)
+
+    def start_tls(self, context: ssl.SSLContext, server_hostname: str | None,
+                  timeout: float) -> "MockStream":
+        self.tls_started = True
+        return self
+
+    def shutdown_write(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.aborted = True
+        self.closed = True
