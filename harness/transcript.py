@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable
 
 from harness.escapes import encode_escapes
 
-__all__ = ["Exchange", "Transcript", "MASK"]
+__all__ = ["Exchange", "Transcript", "MASK", "render_entries"]
 
 MASK = "****"
 
@@ -75,18 +75,29 @@ class Transcript:
                  "text": self.shown(ex), "note": ex.note} for ex in self.exchanges]
 
     def render_text(self, limit: int | None = None) -> str:
-        """``C:``/``S:`` lines, one per wire line, for terminal and pytest output."""
-        out: list[str] = []
-        multi = len({ex.conn for ex in self.exchanges}) > 1
-        for ex in self.exchanges:
-            prefix = f"[{ex.conn}] " if multi else ""
-            if ex.direction == "*":
-                out.append(f"{prefix}-- {ex.note}")
-                continue
-            for piece in self.mask(ex.raw).splitlines(keepends=True) or [b""]:
-                out.append(f"{prefix}{ex.direction}: {encode_escapes(piece)}")
-            if ex.note:
-                out.append(f"{prefix}   ({ex.note})")
-        if limit is not None and len(out) > limit:
-            out = out[: limit // 2] + [f"... {len(out) - limit} lines elided ..."] + out[-limit // 2:]
-        return "\n".join(out)
+        return render_entries(self.to_json(), limit)
+
+
+def render_entries(entries: list[dict[str, Any]], limit: int | None = None) -> str:
+    """``C:``/``S:`` lines, one per wire line, from the JSON form (results.json, pytest, terminal).
+
+    The text is already escaped (``encode_escapes``), so control characters a
+    hostile server sent cannot reach the terminal.
+    """
+    out: list[str] = []
+    multi = len({e["conn"] for e in entries}) > 1
+    for e in entries:
+        prefix = f"[{e['conn']}] " if multi else ""
+        if e["dir"] == "*":
+            out.append(f"{prefix}-- {e.get('note', '')}")
+            continue
+        pieces = [p + "\\n" for p in e["text"].split("\\n")]
+        pieces[-1] = pieces[-1][:-2]
+        for piece in pieces:
+            if piece:
+                out.append(f"{prefix}{e['dir']}: {piece}")
+        if e.get("note"):
+            out.append(f"{prefix}   ({e['note']})")
+    if limit is not None and len(out) > limit:
+        out = out[: limit // 2] + [f"... {len(out) - limit} lines elided ..."] + out[-limit // 2:]
+    return "\n".join(out)

@@ -88,7 +88,7 @@ class CheckContext:
     # -- connections -----------------------------------------------------------------------------
 
     def conn(self, step: Step | None = None) -> Connection:
-        name = (step.on if step is not None and step.on else None) or self.current
+        name = (step.conn if step is not None and step.conn else None) or self.current
         if name is None or name not in self.conns:
             known = ", ".join(self.conns) or "none"
             raise CheckFailed([f"no open connection named {name!r} (open: {known})"], step)

@@ -17,6 +17,7 @@ import jsonschema
 import yaml
 
 from harness.errors import ScenarioError
+from harness.escapes import EscapeError, decode_escapes
 from harness.results import Level
 from harness.scenario.model import ACTIONS, Check, Expect, ScenarioFile, Step, parse_duration
 from harness.scenario.templating import is_template, syntax_error
@@ -99,6 +100,10 @@ class _FileLoader:
         errors = sorted(_validator(ref).iter_errors(node), key=lambda e: list(map(str, e.absolute_path)))
         for err in errors[:8]:
             line, end = _locate(root, base + list(err.absolute_path))
+            if err.validator == "additionalProperties" and isinstance(err.instance, LineDict):
+                extra = [k for k in err.instance if k not in err.schema.get("properties", {})]
+                if extra and extra[0] in err.instance.key_lines:
+                    line = end = err.instance.key_lines[extra[0]]
             where = ".".join(str(p) for p in base + list(err.absolute_path)) or "(top level)"
             self.error(_describe(err, where), line, end)
         return not errors
@@ -179,12 +184,17 @@ class _FileLoader:
         if action == "repeat":
             children = self.steps(raw["steps"], path + ["steps"], root) or ()
         options = tuple((k, _freeze(v)) for k, v in raw.items()
-                        if k not in (action, "expect", "on", "steps", "note"))
-        return Step(action, _freeze(raw[action]), line, expects, raw.get("on"), options, children)
+                        if k not in (action, "expect", "conn", "steps", "note"))
+        return Step(action, _freeze(raw[action]), line, expects, raw.get("conn"), options, children)
 
     def templates(self, node: Any, path: list[Any], root: Any) -> None:
         if isinstance(node, str):
             problem = syntax_error(node)
+            if problem is None and path[-1] in _ESCAPED_KEYS and not is_template(node):
+                try:
+                    decode_escapes(node)
+                except EscapeError as exc:
+                    problem = str(exc)
             if problem:
                 line, end = _locate(root, path)
                 self.error(f"{'.'.join(map(str, path))}: {problem}", line, end)
@@ -243,6 +253,10 @@ def _expect(raw: dict[str, Any]) -> Expect:
         timeout=parse_duration(raw["timeout"]) if "timeout" in raw else None,
         capture=tuple((k, re.compile(v)) for k, v in raw.get("capture", {}).items()),
     )
+
+
+# Values that go through decode_escapes when sent: check them at load time.
+_ESCAPED_KEYS = frozenset({"send_raw", "raw", "end", "data", "body_bytes"})
 
 
 class _FrozenDict(dict):

@@ -54,6 +54,7 @@ class Found:
     message: bytes
     uid: str | None = None
     listed_octets: int | None = None     # what LIST said, to compare with the bytes RETR gave
+    violations: tuple[str, ...] = ()     # MUST-level protocol violations in the RETR response
 
 
 @dataclass(slots=True)
@@ -99,7 +100,8 @@ def scan_session(conn: Connection, marker: str, scan: _Scan, delete: bool) -> Fo
             octets = int(words[1]) if len(words) > 1 and words[1].isdigit() else None
             if delete:
                 _ok(conn, f"DELE {number}")
-            return Found(number, full.body_bytes, None if uid.startswith("#") else uid, octets)
+            violations = tuple(str(v) for v in full.violations if v.level == "MUST" and not v.local)
+            return Found(number, full.body_bytes, None if uid.startswith("#") else uid, octets, violations)
     return None
 
 

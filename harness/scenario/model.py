@@ -68,7 +68,7 @@ class Step:
     value: Any                       # the action key's value, as plain frozen data
     line: int
     expects: tuple[Expect, ...] = ()
-    on: str | None = None
+    conn: str | None = None            # the named connection ("conn:" in YAML)
     options: tuple[tuple[str, Any], ...] = ()     # other keys (e.g. secret: true)
     children: tuple["Step", ...] = ()            # for repeat
 

@@ -93,7 +93,8 @@ OK_POP3 = Expect(ok=True)
 
 # -- connections -------------------------------------------------------------------------------
 
-def open_service(ctx: CheckContext, service: str, name: str, tls: str = "target") -> Connection:
+def open_service(ctx: CheckContext, service: str, name: str, tls: str = "target",
+                 make_current: bool = True) -> Connection:
     """Connect to ``service`` (smtp, pop3, smtps, pop3s); STARTTLS/STLS first when the target says so."""
     target = ctx.target
     protocol = "smtp" if service.startswith("smtp") else "pop3"
@@ -109,7 +110,8 @@ def open_service(ctx: CheckContext, service: str, name: str, tls: str = "target"
     conn = open_connection(name, protocol, endpoint.host, endpoint.port, ctx.transcript,
                            implicit_tls=mode == "implicit", tls_context=context, limits=ctx.limits)
     ctx.conns[name] = conn
-    ctx.current = name
+    if make_current:
+        ctx.current = name
     if mode == "starttls":
         # The target wants TLS on a plaintext port: upgrade before the check's own steps.
         greeting = conn.read_any(ctx.reply_timeout())
@@ -480,7 +482,7 @@ def _retrieve(ctx: CheckContext, step: Step) -> None:
     ctx.transcript.add_secret(user.password)
 
     def session() -> Connection:
-        conn = open_service(ctx, "pop3", "pop3-retrieve")
+        conn = open_service(ctx, "pop3", "pop3-retrieve", make_current=False)
         ctx.locks.acquire(user.login, ctx.uid)
         greeting = ctx.greetings.pop(conn.name, None) or conn.read_response(False, ctx.reply_timeout())
         if not greeting.ok:
@@ -502,7 +504,7 @@ def _retrieve(ctx: CheckContext, step: Step) -> None:
         raise CheckFailed([f"message {name!r} ({sent.marker}) not in {user.login}'s mailbox after {timeout:g} s"], step)
     ctx.vars.update({f"{name}_number": found.number, f"{name}_uid": found.uid or "",
                      f"{name}_octets": found.listed_octets})
-    problems = []
+    problems = [f"RETR {found.number}: {v}" for v in found.violations]
     if spec.get("compare", "exact") == "exact":
         problems += _compare(sent.data, found.message)
     if spec.get("octets") and found.listed_octets != len(found.message):

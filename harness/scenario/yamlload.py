@@ -104,7 +104,8 @@ def load_yaml(path: Path) -> Any:
         raise exc from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
+        # An error at end of input points past the last line: show the last one.
+        line = min(mark.line + 1, max(1, len(text.splitlines()))) if mark else None
         problem = exc.problem or exc.context or "invalid YAML"
         raise ScenarioError(f"YAML syntax error: {problem}", file=name, line=line,
                             snippet=snippet(text, line, line)) from None
