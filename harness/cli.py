@@ -194,9 +194,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         from harness.target import target_from_mapping
         try:
             server = ReferenceServer(defects=args.defect)
-        except ValueError as exc:
+            server.start()
+        except ValueError as exc:          # an unknown defect name
             raise ScenarioError(str(exc)) from None
-        server.start()
         target = target_from_mapping(server.target(), "embedded reference server")
         if not args.quiet:
             defects = f" with defects {', '.join(args.defect)}" if args.defect else ""
