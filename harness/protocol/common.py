@@ -56,7 +56,7 @@ class Line:
 
 
 class LineBuffer:
-    """Accumulates bytes and hands out complete lines, never holding more than ``max_line`` without a LF."""
+    """Accumulates bytes and hands out complete lines, never holding more than ``max_line`` (+ a CR) without a LF."""
 
     def __init__(self, max_line: int) -> None:
         self.max_line = max_line
@@ -73,7 +73,9 @@ class LineBuffer:
     def next_line(self) -> Line | None:
         idx = self._buf.find(b"\n", self._scan_from)
         if idx < 0:
-            if len(self._buf) > self.max_line:
+            # ``+ 1``: a line of exactly ``max_line`` octets may have its CR here and its LF in
+            # the next segment; it is accepted when it arrives whole, so it must be here too.
+            if len(self._buf) > self.max_line + 1:
                 raise Oversize(f"line longer than {self.max_line} octets without a line end")
             self._scan_from = len(self._buf)
             return None

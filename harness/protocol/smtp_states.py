@@ -51,7 +51,9 @@ _OK, _MORE = R.POSITIVE_COMPLETION, R.POSITIVE_INTERMEDIATE
 TRANSITIONS: dict[tuple[SmtpState, SmtpCommand, ReplyClass], SmtpState] = {
     (S.CONNECTED, C.GREETING, _OK): S.GREETED,
     **{(st, cmd, _OK): S.READY
-       for st in (S.GREETED, S.READY, S.MAIL, S.RCPT) for cmd in (C.EHLO, C.HELO, C.RSET)},
+       for st in (S.GREETED, S.READY, S.MAIL, S.RCPT) for cmd in (C.EHLO, C.HELO)},
+    # RSET before EHLO is a NOOP (RFC 5321 §4.1.1.5): it must not stand in for the greeting.
+    **{(st, C.RSET, _OK): S.READY for st in (S.READY, S.MAIL, S.RCPT)},
     # STARTTLS discards everything known about the client (RFC 3207 §4.2).
     **{(st, C.STARTTLS, _OK): S.GREETED for st in (S.GREETED, S.READY)},
     (S.READY, C.MAIL, _OK): S.MAIL,

@@ -31,17 +31,16 @@ from typing import Awaitable, Callable
 from aiosmtpd.smtp import SMTP, Envelope, TLSSetupException
 
 from .accounts import IMPLEMENTATION, User, UserDirectory
-from .address import AddressError, parse_params, parse_path
 from .auth import MECHANISMS, SaslCancelled, SaslMalformed, authenticate
 from .defects import DefectSet
 from .delivery import Delivery, Route, new_queue_id
 from .smtp_data import receive_data
+from .smtp_envelope import SIZE_LIMIT, check_mail, check_rcpt
 
 __all__ = ["SmtpContext", "RefSMTP", "SIZE_LIMIT"]
 
 log = logging.getLogger("harness.refserver.smtp")
 
-SIZE_LIMIT = 10 * 1024 * 1024  # advertised as SIZE (RFC 1870)
 COMMAND_MAX = 512  # §4.5.3.1.4, CRLF included
 # MAIL grows with SIZE= (RFC 1870 §3), SMTPUTF8 (RFC 6531 §3.4) and AUTH= (RFC 4954 §5).
 MAIL_MAX = COMMAND_MAX + 26 + 10 + 500
@@ -312,55 +311,12 @@ class RefSMTP(SMTP):
         if self.envelope.mail_from is not None:
             await self.push("503 5.5.1 Error: nested MAIL command")
             return
-        reply = self._start_transaction(arg)
-        if reply is None and "smtp-mail-syntax-accepted" in self.defects:
-            self.envelope.mail_from = arg[5:].strip()
-            reply = "250 2.1.0 OK"
-        await self.push(reply or "501 5.5.4 Syntax: MAIL FROM:<address> [parameters]")
-
-    def _start_transaction(self, arg: str) -> str | None:
-        """Validate MAIL; returns the reply, or None for a syntax error."""
-        if arg[:5].upper() != "FROM:":
-            return None
-        try:
-            mailbox, rest = parse_path(arg[5:].lstrip(" "), utf8=True, allow_null=True, allow_bare_postmaster=False)
-        except AddressError as exc:
-            return "501 5.1.7 Path too long" if exc.kind == "too-long" else None
-        params = parse_params(rest)
-        if params is None:
-            return None
-        if params and not self.session.extended_smtp:
-            return "555 5.5.4 No parameters allowed after HELO"
-        utf8 = "SMTPUTF8" in params
-        reply = self._check_mail_params(params)
-        if reply:
-            return reply
-        if mailbox is not None and not utf8 and not str(mailbox).isascii():
-            return "553 5.6.7 Non-ASCII address needs SMTPUTF8"  # RFC 6531 §3.7.4
-        if mailbox is None and "smtp-null-sender-rejected" in self.defects:
-            return "553 5.1.7 Null sender not allowed"
-        self.envelope.mail_from = "" if mailbox is None else str(mailbox)
-        self.envelope.smtp_utf8 = utf8
-        return "250 2.1.0 OK"
-
-    def _check_mail_params(self, params: dict[str, str | None]) -> str | None:
-        for key, value in params.items():
-            if key == "SIZE":
-                if value is None or not value.isdigit() or len(value) > 20:
-                    return "501 5.5.4 Syntax: SIZE=<octets>"
-                if int(value) > SIZE_LIMIT and "smtp-size-ignored" not in self.defects:
-                    return "552 5.3.4 Message size exceeds fixed maximum message size"  # RFC 1870 §6.1
-            elif key == "BODY":
-                if value is None or value.upper() not in ("7BIT", "8BITMIME"):
-                    return "501 5.5.4 BODY must be 7BIT or 8BITMIME"
-            elif key == "SMTPUTF8":
-                if value is not None:
-                    return "501 5.5.4 SMTPUTF8 takes no value"
-            elif key == "AUTH" and self._auth_allowed():
-                continue  # RFC 4954 §5: accepted and, as we never relay, not used
-            else:
-                return "555 5.5.4 Unsupported parameter"  # §4.1.1.11
-        return None
+        check = check_mail(arg, extended=self.session.extended_smtp,
+                           auth_param=self._auth_allowed(), defects=self.defects)
+        if check.sender is not None:
+            self.envelope.mail_from = check.sender
+            self.envelope.smtp_utf8 = check.utf8
+        await self.push(check.reply)
 
     async def smtp_RCPT(self, arg: str) -> None:
         if await self._need_helo():
@@ -368,26 +324,12 @@ class RefSMTP(SMTP):
         if self.envelope.mail_from is None and "smtp-rcpt-before-mail" not in self.defects:
             await self.push("503 5.5.1 Error: need MAIL command")
             return
-        if arg[:3].upper() != "TO:":
-            await self.push("501 5.5.4 Syntax: RCPT TO:<address>")
-            return
-        try:
-            mailbox, rest = parse_path(arg[3:].lstrip(" "), utf8=self.envelope.smtp_utf8,
-                                       allow_null=False, allow_bare_postmaster=True)
-        except AddressError as exc:
-            await self.push({"too-long": "501 5.1.3 Path too long",
-                             "non-ascii": "553 5.6.7 Non-ASCII address needs SMTPUTF8"}.get(
-                exc.kind, "501 5.1.3 Bad recipient address syntax"))
-            return
-        params = parse_params(rest)
-        if params is None:
-            await self.push("501 5.5.4 Invalid parameters")
-        elif params:
-            await self.push("555 5.5.4 Unsupported parameter")
+        mailbox = check_rcpt(arg, utf8=self.envelope.smtp_utf8)
+        if isinstance(mailbox, str):
+            await self.push(mailbox)
         elif len(self.envelope.recipients) >= RCPT_MAX:
             await self.push("452 4.5.3 Too many recipients")  # §4.5.3.1.10
         else:
-            assert mailbox is not None
             routing = self.ctx.delivery.route(mailbox, authenticated=bool(self.session.authenticated))
             if routing.route is Route.UNKNOWN_USER:
                 await self.push("550 5.1.1 User unknown")

@@ -1,0 +1,1 @@
+"""Sans-I/O protocol reader, state-table, session and transport tests."""
