@@ -40,7 +40,9 @@ def map_exceptions(action: str) -> Iterator[None]:
     except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError) as exc:
         raise ConnectionReset(f"{action}: connection reset by peer") from exc
     except ssl.SSLError as exc:
-        raise TlsError(f"{action}: TLS error: {exc.reason or exc}") from exc
+        # ``reason`` is only set by the C layer; SSLErrors made in Python (gevent's
+        # handshake/read timeouts, for one) lack it.
+        raise TlsError(f"{action}: TLS error: {getattr(exc, 'reason', None) or exc}") from exc
     except socket.gaierror as exc:
         raise ConnectRefused(f"{action}: cannot resolve host: {exc}") from exc
     except OSError as exc:

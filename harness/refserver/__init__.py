@@ -14,4 +14,4 @@ from .accounts import DEFAULT_USERS, User
 from .defects import DEFECTS, Defect
 from .server import ReferenceServer, serve_forever
 
-__all__ = ["ReferenceServer", "DEFECTS", "Defect", "DEFAULT_USERS", "User", "serve_forever"]
+__all__ = ["DEFAULT_USERS", "DEFECTS", "Defect", "ReferenceServer", "User", "serve_forever"]

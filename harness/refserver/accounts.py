@@ -7,10 +7,10 @@ can never leak into real mail routing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
-__all__ = ["DOMAIN", "HOSTNAME", "IMPLEMENTATION", "User", "DEFAULT_USERS", "UserDirectory"]
+__all__ = ["DEFAULT_USERS", "DOMAIN", "HOSTNAME", "IMPLEMENTATION", "User", "UserDirectory"]
 
 DOMAIN = "example.test"
 # The name the server greets with and stamps into Received fields. An MX-style

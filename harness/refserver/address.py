@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Mailbox", "AddressError", "parse_path", "parse_params"]
+__all__ = ["AddressError", "Mailbox", "parse_params", "parse_path"]
 
 _ATEXT = r"A-Za-z0-9!#$%&'*+/=?^_`{|}~\-"
 # RFC 6531 §3.3 extends atext, qtext and sub-domains with UTF8-non-ascii. The

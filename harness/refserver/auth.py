@@ -14,19 +14,19 @@ import hashlib
 import hmac
 import os
 import time
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from .accounts import User, UserDirectory
 
 __all__ = [
     "MECHANISMS",
-    "SaslError",
-    "SaslCancelled",
-    "SaslMalformed",
     "Challenge",
+    "SaslCancelled",
+    "SaslError",
+    "SaslMalformed",
+    "apop_digest",
     "authenticate",
     "decode_response",
-    "apop_digest",
 ]
 
 MECHANISMS: tuple[str, ...] = ("PLAIN", "LOGIN", "CRAM-MD5")

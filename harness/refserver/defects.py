@@ -8,10 +8,11 @@ anything wider would let a wrong check pass by accident.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Literal
+from typing import Literal
 
-__all__ = ["Defect", "DEFECTS", "DefectSet", "validate_defects"]
+__all__ = ["DEFECTS", "Defect", "DefectSet", "validate_defects"]
 
 Protocol = Literal["smtp", "pop3"]
 

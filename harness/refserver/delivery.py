@@ -10,7 +10,7 @@ from __future__ import annotations
 import email.utils
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 
 from .accounts import IMPLEMENTATION, User, UserDirectory
@@ -18,7 +18,7 @@ from .address import Mailbox
 from .defects import DefectSet
 from .maildir import MaildirStore
 
-__all__ = ["Route", "Routing", "Delivery", "new_queue_id"]
+__all__ = ["Delivery", "Route", "Routing", "new_queue_id"]
 
 MAX_HEADER_LINE = 998  # RFC 5322 §2.1.1, excluding CRLF
 
@@ -64,7 +64,7 @@ class Delivery:
         return Routing(Route.LOCAL, user) if user else Routing(Route.UNKNOWN_USER)
 
     def received(self, *, helo: str, peer_ip: str, protocol: str, queue_id: str, rcpt: str) -> bytes:
-        date = email.utils.format_datetime(datetime.now(timezone.utc).astimezone())
+        date = email.utils.format_datetime(datetime.now(UTC).astimezone())
         head = f"Received: from {helo} ({helo} [{peer_ip}])"
         tail = f"by {self.hostname} ({IMPLEMENTATION}) with {protocol} id {queue_id} for <{rcpt}>; {date}"
         line = f"{head} {tail}"

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["StoredMessage", "MaildirStore"]
+__all__ = ["MaildirStore", "StoredMessage"]
 
 _SUBDIRS = ("tmp", "new", "cur")
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import itertools
+import logging
 import os
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 
 from .accounts import IMPLEMENTATION, User, UserDirectory
 from .auth import MECHANISMS, SaslCancelled, SaslMalformed, apop_digest, authenticate
@@ -27,7 +27,9 @@ from .defects import DefectSet
 from .maildir import MaildirStore
 from .pop3_maildrop import Maildrop, dot_stuff, top_of
 
-__all__ = ["Pop3Context", "Pop3Session", "STREAM_LIMIT"]
+__all__ = ["STREAM_LIMIT", "Pop3Context", "Pop3Session"]
+
+log = logging.getLogger("harness.refserver.pop3")
 
 STREAM_LIMIT = 8 * 1024  # longer lines get "-ERR line too long" (RFC 2449 §4 needs 255)
 AUTHORIZATION = frozenset({"USER", "PASS", "APOP", "AUTH", "CAPA", "STLS", "QUIT"})
@@ -43,7 +45,7 @@ class Pop3Context:
     defects: DefectSet
     tls_context: ssl.SSLContext
     timeout: float = 600.0  # §3: an autologout timer must be at least 10 minutes
-    sessions: dict["asyncio.Task[None]", "Pop3Session"] = field(default_factory=dict)
+    sessions: dict[asyncio.Task[None], Pop3Session] = field(default_factory=dict)
 
 
 class Pop3Session:
@@ -82,16 +84,29 @@ class Pop3Session:
                 if line is None:
                     await self.reply(False, "line too long")
                     continue
-                await self.dispatch(line)
+                try:
+                    await self.dispatch(line)
+                except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+                    raise
+                except Exception:  # a bug in this server: answer, keep the traceback in the log
+                    log.exception("reference POP3 server failed on %r", line[:20])
+                    await self.reply(False, "[SYS/TEMP] internal server error")
         except TimeoutError:
-            with contextlib.suppress(ConnectionError, ssl.SSLError):
-                await self.reply(False, "autologout: idle for too long")
+            self.autologout()
         except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
             pass  # dropped without QUIT: no UPDATE state, nothing is removed (§6)
         finally:
             if self.locked and self.user is not None:
                 self.ctx.store.unlock(self.user.login, self)
             self.writer.close()
+
+    def autologout(self) -> None:
+        """§3 autologout: no UPDATE state. A client that stopped reading cannot
+        take the goodbye, and a graceful close would wait for it forever."""
+        if self.writer.transport.get_write_buffer_size():
+            self.abort()
+        else:
+            self.writer.write(self.status(False, "autologout: idle for too long"))
 
     def abort(self) -> None:
         """Drop the connection at once (server shutdown)."""
@@ -112,18 +127,22 @@ class Pop3Session:
                         await self.reader.readexactly(more.consumed)
         return line.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
 
-    async def reply(self, ok: bool, text: str, body: bytes | None = None, *, stuff: bool = True) -> None:
-        """One status line (§3: "+OK"/"-ERR" in upper case), then an optional multi-line body."""
+    def status(self, ok: bool, text: str) -> bytes:
         word = "+OK" if ok else "-ERR"
         if "pop3-lowercase-status" in self.defects:
             word = word.lower()
-        data = (f"{word} {text}\r\n" if text else f"{word}\r\n").encode("utf-8", "surrogateescape")
+        return (f"{word} {text}\r\n" if text else f"{word}\r\n").encode("utf-8", "surrogateescape")
+
+    async def reply(self, ok: bool, text: str, body: bytes | None = None, *, stuff: bool = True) -> None:
+        """One status line (§3: "+OK"/"-ERR" in upper case), then an optional multi-line body."""
+        data = self.status(ok, text)
         if body is not None:
             data += dot_stuff(body, stuff=stuff)
             if "pop3-missing-terminator" not in self.defects:
                 data += b".\r\n"
         self.writer.write(data)
-        await self.writer.drain()
+        async with asyncio.timeout(self.ctx.timeout):
+            await self.writer.drain()
 
     async def dispatch(self, line: str) -> None:
         verb, _, rest = line.partition(" ")
@@ -203,7 +222,8 @@ class Pop3Session:
 
     async def sasl_challenge(self, challenge: bytes) -> str:
         self.writer.write(b"+ " + base64.b64encode(challenge) + b"\r\n")  # RFC 5034 §4
-        await self.writer.drain()
+        async with asyncio.timeout(self.ctx.timeout):
+            await self.writer.drain()
         line = await self.read_line()
         if line is None:
             raise SaslMalformed()

@@ -13,11 +13,14 @@ import asyncio
 import concurrent.futures
 import contextlib
 import shutil
+import signal
 import sys
 import tempfile
 import threading
+import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any, Iterable
+from typing import IO, Any, Self
 
 from .accounts import DEFAULT_USERS, DOMAIN, HOSTNAME, User, UserDirectory
 from .defects import DefectSet, validate_defects
@@ -67,7 +70,7 @@ class ReferenceServer:
 
     # ----- lifecycle ----------------------------------------------------------
 
-    def start(self) -> "ReferenceServer":
+    def start(self) -> Self:
         """Bind every listener and serve from a daemon thread; returns once bound."""
         if self._thread is not None:
             raise RuntimeError("ReferenceServer already started")
@@ -97,13 +100,13 @@ class ReferenceServer:
             raise
         return self
 
-    def _run(self, ready: "concurrent.futures.Future[None]") -> None:
+    def _run(self, ready: concurrent.futures.Future[None]) -> None:
         loop = self._loop
         assert loop is not None
         asyncio.set_event_loop(loop)
         try:
             loop.run_until_complete(self._bind())
-        except BaseException as exc:  # reported to start(), which re-raises it
+        except BaseException as exc:  # noqa: BLE001 - handed to start(), which re-raises it
             ready.set_exception(exc)
         else:
             ready.set_result(None)
@@ -191,7 +194,7 @@ class ReferenceServer:
             self._tempdir = None
             self.maildir = None
 
-    def __enter__(self) -> "ReferenceServer":
+    def __enter__(self) -> Self:
         if self._thread is None:
             self.start()
         return self
@@ -250,6 +253,17 @@ def target_yaml(target: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _raise_on_sigterm() -> Any:
+    """Treat SIGTERM (CI job cancellation, ``kill``) like Ctrl-C, so the temp maildir is removed."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, handler)
+
+
 def serve_forever(
     host: str = "127.0.0.1",
     smtp_port: int = 0,
@@ -277,10 +291,13 @@ def serve_forever(
         out.write(f"# maildir: {server.maildir}\n# press Ctrl-C to stop\n")
         out.write(target_yaml(server.target()))
         out.flush()
-        stopped = threading.Event()
-        while not stopped.wait(1.0):
-            if not server.running:
-                break
+        previous = _raise_on_sigterm()
+        try:
+            while server.running:
+                time.sleep(0.5)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
     except KeyboardInterrupt:
         pass
     finally:

@@ -6,16 +6,17 @@ counts only if the previous segment ended in CRLF (§2.3.8, §4.1.1.4). A bare C
 or LF anywhere poisons the message, which is then refused as a whole, the
 post-2023 answer to SMTP smuggling: one message in, one verdict out.
 
-The ``smtp-bare-lf-end`` knob recreates the smuggling bug: any ``.`` line after
-any line end ends the data, and bare line ends are accepted.
+The ``smtp-bare-lf-end`` knob recreates the smuggling bug: a ``.`` line after
+any line end, CRLF or bare LF, ends the data, and bare LFs are accepted (a bare
+CR is still refused: the knob is about LF only).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
-__all__ = ["DataOutcome", "receive_data", "TEXT_LINE_MAX"]
+__all__ = ["TEXT_LINE_MAX", "DataOutcome", "receive_data"]
 
 # §4.5.3.1.6: a text line is at most 1000 octets including CRLF; transparency
 # may add one leading dot on the wire.
@@ -34,9 +35,11 @@ class DataOutcome:
     bare_eol: bool = False
 
 
-def _has_bare_eol(segment: bytes) -> bool:
-    body = segment[:-2] if segment.endswith(b"\r\n") else segment[:-1]
-    return not segment.endswith(b"\r\n") or b"\r" in body or b"\n" in body
+def _has_bare_eol(segment: bytes, *, allow_bare_lf: bool) -> bool:
+    """A lone CR anywhere, or (unless allowed) a line end that is a bare LF."""
+    crlf = segment.endswith(b"\r\n")
+    body = segment[:-2] if crlf else segment[:-1]
+    return b"\r" in body or (not crlf and not allow_bare_lf)
 
 
 async def receive_data(
@@ -67,7 +70,7 @@ async def receive_data(
         after_crlf = segment.endswith(b"\r\n")
         if overflow:
             out.too_long = True
-        elif _has_bare_eol(segment) and not bare_lf_end:
+        elif _has_bare_eol(segment, allow_bare_lf=bare_lf_end):
             out.bare_eol = True
         total += len(segment)
         if total > size_limit:

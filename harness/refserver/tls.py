@@ -16,7 +16,7 @@ import trustme
 
 from .accounts import DOMAIN, HOSTNAME
 
-__all__ = ["server_context", "ca_pem"]
+__all__ = ["ca_pem", "server_context"]
 
 
 @functools.lru_cache(maxsize=1)

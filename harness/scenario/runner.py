@@ -23,7 +23,8 @@ from harness.results import CheckResult, Level, RunResult, Status
 from harness.scenario.context import CheckContext, CheckFailed, CheckSkipped, ServerInfo
 from harness.scenario.mailbox import MailboxLocks
 from harness.scenario.model import Check, ScenarioFile, Step
-from harness.scenario.steps import open_service, run_step
+from harness.scenario import steps as _steps, steps_mail as _steps_mail  # noqa: F401 - registers the executors
+from harness.scenario.stepbase import open_service, run_step
 from harness.scenario.templating import TemplateProblem
 from harness.session import Limits
 from harness.target import Target

@@ -6,7 +6,8 @@ import re
 import socket
 import ssl
 import time
-from typing import Iterator
+from collections.abc import Iterator
+from typing import Self
 
 import pytest
 
@@ -104,7 +105,7 @@ class Wire:
             while self._fill(deadline):
                 pass
             return True
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             return False
         except (ConnectionResetError, ssl.SSLError, OSError):
             return True
@@ -112,7 +113,7 @@ class Wire:
     def close(self) -> None:
         self.sock.close()
 
-    def __enter__(self) -> "Wire":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

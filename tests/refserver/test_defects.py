@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -257,12 +258,11 @@ def _top_zero_body(srv: ReferenceServer) -> bytes:
 
 
 def _second_login(srv: ReferenceServer) -> bytes:
-    with pop3_login(srv.pop3_port):
-        with Wire(srv.pop3_port) as second:
-            second.line()
-            second.send("USER alice\r\nPASS alicepw")
-            second.line()
-            return second.line()[:12]
+    with pop3_login(srv.pop3_port), Wire(srv.pop3_port) as second:
+        second.line()
+        second.send("USER alice\r\nPASS alicepw")
+        second.line()
+        return second.line()[:12]
 
 
 def _stls_first_reply(srv: ReferenceServer) -> bytes:

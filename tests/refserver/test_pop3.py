@@ -189,3 +189,18 @@ def test_pop3s_and_long_lines(server: ReferenceServer) -> None:
         assert w.line() == b"-ERR line too long"
         w.send("CAPA")
         assert w.line().startswith(b"+OK") and b"STLS" not in w.multi()
+
+
+def test_empty_maildrop_and_bad_arguments(server: ReferenceServer) -> None:
+    with pop3_login(server.pop3_port, "bob", "bobpw") as w:
+        w.send("LIST\r\nUIDL\r\nSTAT\r\nTOP 1\r\nTOP 1 -1\r\nLIST 1\r\nDELE x\r\nRSET\r\nQUIT")
+        assert w.line() == b"+OK 0 messages (0 octets)" and w.multi() == b""
+        assert w.line().startswith(b"+OK") and w.multi() == b""
+        assert w.line() == b"+OK 0 0"
+        assert [w.line()[:4] for _ in range(4)] == [b"-ERR"] * 4
+        assert w.line().startswith(b"+OK") and w.line().startswith(b"+OK")
+        assert w.closed()
+    with Wire(server.pop3_port) as w:
+        w.line()
+        w.send("QUIT")  # from AUTHORIZATION: no UPDATE state
+        assert w.line().startswith(b"+OK") and w.closed()

@@ -18,10 +18,11 @@ def test_greeting_and_ehlo_keywords(server: ReferenceServer) -> None:
         code, lines = w.smtp()
         assert (code, lines) == (220, [b"mail.example.test ESMTP mailharness-ref"])
         w.send("EHLO client.test")
-        code, lines = w.smtp()
-        assert code == 250 and lines[0] == b"mail.example.test"
-        assert lines[1:] == [b"SIZE 10485760", b"8BITMIME", b"PIPELINING", b"ENHANCEDSTATUSCODES",
-                             b"SMTPUTF8", b"HELP", b"STARTTLS"]  # no AUTH in plaintext
+        raw = [w.line() for _ in range(8)]
+        assert [line[:4] for line in raw] == [b"250-"] * 7 + [b"250 "]  # §4.2.1: one code throughout
+        assert [line[4:] for line in raw] == [b"mail.example.test", b"SIZE 10485760", b"8BITMIME", b"PIPELINING",
+                                              b"ENHANCEDSTATUSCODES", b"SMTPUTF8", b"HELP",
+                                              b"STARTTLS"]  # no AUTH in plaintext
         w.send("HELO client.test")
         assert w.smtp() == (250, [b"mail.example.test"])
 
@@ -56,6 +57,11 @@ def test_sequence_errors_and_syntax(server: ReferenceServer) -> None:
         assert w.cmd("VRFY alice") == 252
         assert w.cmd("EXPN staff") == 502
         assert w.cmd("AUTH PLAIN") == 538  # never on plaintext
+        assert w.cmd("RSET") == 250
+        assert w.cmd("MAIL FROM:<jörg@remote.test>") == 553  # RFC 6531 needs the SMTPUTF8 parameter
+        assert w.cmd("MAIL FROM:<jörg@remote.test> SMTPUTF8") == 250
+        assert w.cmd("RCPT TO:<ßob@example.test>") == 550  # valid syntax, unknown user
+        assert w.cmd("EHLO") == 501
         w.send("QUIT")
         assert w.code() == 221 and w.closed()
 
@@ -135,6 +141,35 @@ def test_bare_lf_does_not_end_data_and_is_rejected(server: ReferenceServer) -> N
         assert w.silent(0.3)
         assert w.cmd("NOOP") == 250
     assert stored(server) == [] and stored(server, "bob") == []
+
+
+@pytest.mark.parametrize("fake_end", [b"\n.\r\n", b"\r.\r\n", b"\r\n.\r", b"\r.\n", b"\n.\r",
+                                      b"\n.\n", b"\r\n.\n", b"\r\n\x00.\r\n"])
+def test_smuggling_matrix_yields_one_verdict(server: ReferenceServer, fake_end: bytes) -> None:
+    with smtp_session(server.smtp_port) as w:
+        assert w.cmd("MAIL FROM:<a@remote.test>") == 250
+        assert w.cmd("RCPT TO:<alice@example.test>") == 250
+        assert w.cmd("DATA") == 354
+        w.send(b"Subject: one\r\n\r\nx" + fake_end + b"MAIL FROM:<evil@remote.test>\r\n"
+               b"RCPT TO:<bob@example.test>\r\nDATA\r\nSubject: smuggled\r\n\r\nhi\r\n.\r\n")
+        codes = [w.code()]
+        while not w.silent(0.2):
+            codes.append(w.code())
+    assert codes in ([550], [250])  # rejected for a bare CR/LF, or (NUL) one message
+    assert stored(server, "bob") == []
+
+
+def test_data_limits(server: ReferenceServer) -> None:
+    with smtp_session(server.smtp_port) as w:
+        for body, expect in [(b"y" * 1001 + b"\r\n", 500),  # §4.5.3.1.6: 1000 with CRLF
+                             ((b"z" * 998 + b"\r\n") * (10 * 1024 * 1024 // 1000 + 1), 552),  # over SIZE
+                             (b"", 250)]:  # an empty message is fine
+            assert w.cmd("MAIL FROM:<a@remote.test>") == 250
+            assert w.cmd("RCPT TO:<alice@example.test>") == 250
+            assert w.cmd("DATA") == 354
+            w.send(body + b".\r\n")
+            assert w.code() == expect
+    assert len(stored(server)) == 1
 
 
 def test_dropped_connection_mid_data_delivers_nothing(server: ReferenceServer) -> None:

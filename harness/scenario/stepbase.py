@@ -1,0 +1,124 @@
+"""What every step executor shares: the action table, judging replies, opening connections.
+
+One function per step action, registered in ``EXECUTORS`` by ``@executor``
+(an explicit table, no reflection): ``steps.py`` holds the session-level
+actions, ``steps_mail.py`` the mail transaction and round-trip ones. Each
+executor sends what the step says and judges the replies with
+``expect.judge``; a mismatch raises ``CheckFailed`` with every problem of that
+step. Transport errors propagate as they are: the runner classifies them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from harness.errors import ConnectionClosed
+from harness.protocol.replies import Pop3Response, SmtpReply
+from harness.scenario.context import CheckContext, CheckFailed, CheckSkipped
+from harness.scenario.expect import describe_expect, judge
+from harness.scenario.model import Expect, Step
+from harness.session import Connection, open_connection
+from harness.transport import client_tls_context
+
+__all__ = ["run_step", "open_service", "executor", "expect_one", "expect_all", "EXECUTORS", "OK_POP3"]
+
+Executor = Callable[[CheckContext, Step], None]
+EXECUTORS: dict[str, Executor] = {}
+
+
+def executor(action: str) -> Callable[[Executor], Executor]:
+    def register(fn: Executor) -> Executor:
+        EXECUTORS[action] = fn
+        return fn
+    return register
+
+
+def run_step(ctx: CheckContext, step: Step) -> None:
+    ctx.remaining()
+    EXECUTORS[step.action](ctx, step)
+
+
+# -- expectations ------------------------------------------------------------------------------
+
+def expect_one(ctx: CheckContext, conn: Connection, e: Expect, step: Step | None,
+               multiline: bool | None = None) -> SmtpReply | Pop3Response | None:
+    if e.closed:
+        if not conn.wait_closed(ctx.reply_timeout(e.timeout if e.timeout is not None else 5.0)):
+            raise CheckFailed(["expected the server to close the connection; it stayed open"], step)
+        return None
+    if e.nothing is not None:
+        extra = conn.expect_silence(min(e.nothing, ctx.remaining()))
+        if extra:
+            shown = extra[:120].decode("utf-8", "replace")
+            raise CheckFailed([f"expected no further reply, got {len(extra)} more octets: {shown!r}"], step)
+        return None
+    try:
+        if conn.protocol == "pop3":
+            reply: SmtpReply | Pop3Response = conn.read_response(multiline, ctx.reply_timeout(e.timeout))
+        else:
+            reply = conn.read_reply(ctx.reply_timeout(e.timeout))
+    except ConnectionClosed:
+        if e.or_closed:
+            return None
+        raise CheckFailed([f"expected {describe_expect(e)}, but the server closed the connection"], step)
+    problems = judge(e, reply, ctx.vars, ctx.render)
+    if problems:
+        raise CheckFailed([f"{p} (reply: {str(reply)[:200]!r})" for p in problems], step)
+    return reply
+
+
+def expect_all(ctx: CheckContext, conn: Connection, step: Step, defaults: tuple[Expect, ...] = (),
+               multiline_hints: list[bool] | None = None) -> list[Any]:
+    expects = step.expects or defaults
+    replies = []
+    for index, e in enumerate(expects):
+        hint = multiline_hints[index] if multiline_hints and index < len(multiline_hints) else None
+        replies.append(expect_one(ctx, conn, e, step, hint))
+    return replies
+
+
+def default_expect(conn: Connection, smtp: Expect, pop3: Expect) -> tuple[Expect, ...]:
+    return (smtp if conn.protocol == "smtp" else pop3,)
+
+
+OK_POP3 = Expect(ok=True)
+
+
+# -- connections -------------------------------------------------------------------------------
+
+def open_service(ctx: CheckContext, service: str, name: str, tls: str = "target",
+                 make_current: bool = True) -> Connection:
+    """Connect to ``service`` (smtp, pop3, smtps, pop3s); STARTTLS/STLS first when the target says so."""
+    target = ctx.target
+    protocol = "smtp" if service.startswith("smtp") else "pop3"
+    endpoint = target.endpoint(service)
+    if service in ("smtp", "pop3") and tls == "implicit":
+        endpoint = target.endpoint(service + "s") or (endpoint if endpoint and endpoint.tls == "implicit" else None)
+    if endpoint is None:
+        raise CheckSkipped(f"the target has no {service}{' implicit-TLS' if tls == 'implicit' else ''} endpoint")
+    mode = "implicit" if service in ("smtps", "pop3s") else (endpoint.tls if tls == "target" else tls)
+    if tls == "none" and endpoint.tls == "implicit":
+        raise CheckSkipped(f"the check needs a plaintext {protocol.upper()} port; the target's is implicit TLS")
+    context = client_tls_context(target.tls_verify)
+    conn = open_connection(name, protocol, endpoint.host, endpoint.port, ctx.transcript,
+                           implicit_tls=mode == "implicit", tls_context=context, limits=ctx.limits)
+    ctx.conns[name] = conn
+    if make_current:
+        ctx.current = name
+    if mode == "starttls":
+        # The target wants TLS on a plaintext port: upgrade before the check's own steps.
+        greeting = conn.read_any(ctx.reply_timeout())
+        ctx.greetings[name] = greeting
+        if protocol == "smtp":
+            conn.ehlo(target.client_name)
+            reply = conn.command("STARTTLS", ctx.reply_timeout())
+            ok = isinstance(reply, SmtpReply) and reply.code == 220
+        else:
+            reply = conn.command("STLS", ctx.reply_timeout())
+            ok = isinstance(reply, Pop3Response) and bool(reply.ok)
+        if not ok:
+            raise CheckFailed([f"target requires TLS but the upgrade was refused: {reply}"])
+        conn.start_tls(context)
+    return conn
+
+

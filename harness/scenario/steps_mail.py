@@ -1,0 +1,161 @@
+"""Mail transactions and the SMTP→POP3 round trip: ``mail``, ``send_data``, ``smuggle``, ``retrieve``."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from harness.errors import ConnectionClosed
+from harness.escapes import decode_escapes
+from harness.message import dot_stuff, strip_trace
+from harness.protocol.replies import SmtpReply
+from harness.scenario.context import CheckContext, CheckFailed
+from harness.scenario.mailbox import find_message
+from harness.scenario.model import Expect, Step, parse_duration
+from harness.scenario.stepbase import executor, expect_all, open_service
+from harness.session import Connection
+
+def _recipients(ctx: CheckContext, value: Any) -> list[str]:
+    if value is None:
+        return [ctx.user(0).address]
+    items = [value] if isinstance(value, str) else list(value)
+    return [ctx.render(v) for v in items]
+
+
+def _smtp_phase(ctx: CheckContext, conn: Connection, line: str, codes: set[int], phase: str,
+                step: Step) -> SmtpReply:
+    conn.send_line(line)
+    try:
+        reply = conn.read_reply(ctx.reply_timeout())
+    except ConnectionClosed:
+        raise CheckFailed([f"{phase}: the server closed the connection"], step) from None
+    if reply.code not in codes:
+        raise CheckFailed([f"{phase}: expected {' or '.join(map(str, sorted(codes)))}, got {reply}"], step)
+    return reply
+
+
+@executor("mail")
+def _mail(ctx: CheckContext, step: Step) -> None:
+    conn = ctx.conn(step)
+    spec = step.value
+    sender = ctx.render(spec.get("from", ctx.default_sender()))
+    rcpts = _recipients(ctx, spec.get("to"))
+    params = ctx.render(spec.get("mail_params", ""))
+    _smtp_phase(ctx, conn, f"MAIL FROM:<{sender}>{' ' + params if params else ''}", {250}, "MAIL", step)
+    for rcpt in rcpts:
+        _smtp_phase(ctx, conn, f"RCPT TO:<{rcpt}>", {250, 251}, "RCPT", step)
+    _smtp_phase(ctx, conn, "DATA", {354}, "DATA", step)
+    sent = ctx.build(spec.get("as", "message"), spec.get("message"), sender, rcpts)
+    body = dot_stuff(sent.data) if spec.get("dot_stuff", True) else sent.data
+    conn.send(body + b".\r\n", note=f"message {sent.name} ({len(sent.data)} octets)")
+    try:
+        reply = conn.read_reply(ctx.reply_timeout())
+    except ConnectionClosed:
+        raise CheckFailed(["end of data: the server closed the connection"], step) from None
+    if reply.code != 250:
+        raise CheckFailed([f"end of data: expected 250, got {reply}"], step)
+
+
+@executor("send_data")
+def _send_data(ctx: CheckContext, step: Step) -> None:
+    conn = ctx.conn(step)
+    spec = step.value
+    sender = ctx.render(spec.get("from", ctx.default_sender()))
+    sent = ctx.build(spec.get("as", "message"), spec.get("message"), sender, _recipients(ctx, spec.get("to")))
+    body = dot_stuff(sent.data) if spec.get("dot_stuff", True) else sent.data
+    end = decode_escapes(spec["end"]) if "end" in spec else b"\r\n.\r\n"
+    conn.send(body.removesuffix(b"\r\n") + end, note=f"message {sent.name} ({len(sent.data)} octets)")
+    expect_all(ctx, conn, step, (Expect(code=frozenset({250})),))
+
+
+@executor("smuggle")
+def _smuggle(ctx: CheckContext, step: Step) -> None:
+    """SMTP smuggling probe (CVE-2023-51764 class; RFC 5321 §2.3.8): a fake end of data, then a second transaction.
+
+    Replies are recorded, not judged: a vulnerable server answers the
+    smuggled commands, a safe one takes it all as one message or rejects the
+    bare line ends. The verdict is a later ``retrieve`` with ``present: false``.
+    """
+    conn = ctx.conn(step)
+    spec = step.value
+    sender = ctx.render(spec.get("from", ctx.default_sender()))
+    rcpt = ctx.render(spec.get("to", ctx.user(0).address))
+    outer = ctx.build(spec.get("outer_as", "outer"), {"subject": "smuggling probe (outer)"}, sender, [rcpt])
+    inner = ctx.build(spec.get("as", "smuggled"), {"subject": "smuggled message"}, sender, [rcpt])
+    end = decode_escapes(spec["end"])
+    payload = (dot_stuff(outer.data).removesuffix(b"\r\n") + end
+               + f"MAIL FROM:<{sender}>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n".encode()
+               + dot_stuff(inner.data) + b".\r\n")
+    conn.send(payload, note=f"smuggling probe, fake end {spec['end']!r}")
+    settle = parse_duration(spec.get("settle", 1.5))
+    try:
+        conn.read_reply(ctx.reply_timeout())
+    except ConnectionClosed:
+        return
+    conn.expect_silence(min(settle, ctx.remaining()))
+
+
+@executor("retrieve")
+def _retrieve(ctx: CheckContext, step: Step) -> None:
+    spec = step.value
+    name = spec["message"]
+    if name not in ctx.messages:
+        raise CheckFailed([f"retrieve: no message named {name!r} was sent in this check"], step)
+    sent = ctx.messages[name]
+    if "user" in spec:
+        user = ctx.user(spec["user"])
+    else:
+        wanted = {r.lower() for r in sent.recipients}
+        user = next((u for u in ctx.target.users if u.address.lower() in wanted), None) or ctx.user(0)
+    present = spec.get("present", True)
+    timeout = parse_duration(spec.get("timeout", ctx.target.delivery_timeout))
+    ctx.transcript.add_secret(user.password)
+
+    def session() -> Connection:
+        conn = open_service(ctx, "pop3", "pop3-retrieve", make_current=False)
+        ctx.locks.acquire(user.login, ctx.uid)
+        greeting = ctx.greetings.pop(conn.name, None) or conn.read_response(False, ctx.reply_timeout())
+        if not greeting.ok:
+            raise CheckFailed([f"retrieve: POP3 greeting {greeting}"], step)
+        for line in (f"USER {user.login}", f"PASS {user.password}"):
+            conn.send_line(line)
+            reply = conn.read_response(False, ctx.reply_timeout())
+            if not reply.ok:
+                raise CheckFailed([f"retrieve: POP3 login as {user.login} failed: {reply}"], step)
+        return conn
+
+    found = find_message(session, sent.marker, timeout=min(timeout, ctx.remaining()),
+                         delete=spec.get("delete", True), want_present=present)
+    if not present:
+        if found is not None:
+            raise CheckFailed([f"message {name!r} ({sent.marker}) was delivered to {user.login} but must not be"], step)
+        return
+    if found is None:
+        raise CheckFailed([f"message {name!r} ({sent.marker}) not in {user.login}'s mailbox after {timeout:g} s"], step)
+    ctx.vars.update({f"{name}_number": found.number, f"{name}_uid": found.uid or "",
+                     f"{name}_octets": found.listed_octets})
+    problems = [f"RETR {found.number}: {v}" for v in found.violations]
+    if spec.get("compare", "exact") == "exact":
+        problems += _compare(sent.data, found.message)
+    if spec.get("octets") and found.listed_octets != len(found.message):
+        problems.append(f"LIST gives {found.listed_octets} octets for message {found.number}, "
+                        f"RETR delivered {len(found.message)} (RFC 1939 §11: counted with CRLF, before stuffing)")
+    text = found.message.decode("utf-8", "replace")
+    for pattern in spec.get("matches", ()):
+        if not re.search(ctx.render(pattern), text, re.MULTILINE):
+            problems.append(f"retrieved message does not match /{pattern}/")
+    for pattern in spec.get("not_matches", ()):
+        if re.search(ctx.render(pattern), text, re.MULTILINE):
+            problems.append(f"retrieved message matches /{pattern}/ but must not")
+    if problems:
+        raise CheckFailed(problems, step)
+
+
+def _compare(sent: bytes, got: bytes) -> list[str]:
+    a, b = strip_trace(sent), strip_trace(got)
+    if a == b:
+        return []
+    at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    line = a[:at].count(b"\n") + 1
+    return [f"retrieved message differs from the one sent: {len(a)} octets sent, {len(b)} retrieved, "
+            f"first difference at octet {at} (line {line}): sent {a[at:at + 24]!r}, got {b[at:at + 24]!r}"]
