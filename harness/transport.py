@@ -100,7 +100,11 @@ class TcpStream:
             self._sock.settimeout(max(timeout, 0.001))
             tls = context.wrap_socket(self._sock, server_hostname=server_hostname,
                                       do_handshake_on_connect=False)
-            tls.do_handshake()
+            try:
+                tls.do_handshake()
+            except BaseException:
+                tls.close()     # wrap_socket took over the fd: closing self._sock would not free it
+                raise
         return TcpStream(tls)
 
     def set_nodelay(self, on: bool = True) -> None:

@@ -21,6 +21,7 @@ from .maildir import MaildirStore
 __all__ = ["Delivery", "Route", "Routing", "new_queue_id"]
 
 MAX_HEADER_LINE = 998  # RFC 5322 §2.1.1, excluding CRLF
+_CLEAR_HIGH_BIT = bytes(range(128)) * 2  # the smtp-8bit-strip knob's byte table
 
 
 class Route(Enum):
@@ -85,7 +86,7 @@ class Delivery:
     ) -> None:
         """Store one copy per distinct mailbox. Raises OSError if the store fails."""
         if "smtp-8bit-strip" in self.defects:
-            content = bytes(b & 0x7F for b in content)
+            content = content.translate(_CLEAR_HIGH_BIT)
         done: set[str] = set()
         for rcpt, user in recipients:
             if user.login in done:

@@ -43,6 +43,10 @@ class ReferenceServer:
 
     domain: str = DOMAIN
     hostname: str = HOSTNAME
+    # Idle timeouts per connection: RFC 5321 §4.5.3.2.7 asks for at least 5
+    # minutes, RFC 1939 §3 for at least 10. Tests may lower them before start().
+    smtp_idle_timeout: float = 300.0
+    pop3_idle_timeout: float = 600.0
 
     def __init__(
         self,
@@ -84,8 +88,9 @@ class ReferenceServer:
         for user in self.users:
             store.ensure(user.login)
         tls = server_context()
-        self._smtp_ctx = SmtpContext(self.hostname, users, Delivery(store, users, self.hostname, defects), defects, tls)
-        self._pop3_ctx = Pop3Context(self.hostname, users, store, defects, tls)
+        self._smtp_ctx = SmtpContext(self.hostname, users, Delivery(store, users, self.hostname, defects), defects,
+                                     tls, timeout=self.smtp_idle_timeout)
+        self._pop3_ctx = Pop3Context(self.hostname, users, store, defects, tls, timeout=self.pop3_idle_timeout)
 
         loop = asyncio.new_event_loop()
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()

@@ -10,10 +10,11 @@ open two sessions.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, ContextManager, Iterator
 
 from harness.errors import Timeout
 from harness.message import find_marker
@@ -39,6 +40,20 @@ class MailboxLocks:
             raise Timeout(f"mailbox {login!r} stayed busy with another check for {self.wait:g} s")
         with self._guard:
             self._owner[login] = owner
+
+    @contextlib.contextmanager
+    def hold(self, login: str, owner: str) -> Iterator[None]:
+        """Hold the lock for one session; a lock the owner already had stays held afterwards."""
+        with self._guard:
+            had = self._owner.get(login) == owner
+        self.acquire(login, owner)
+        try:
+            yield
+        finally:
+            if not had:
+                with self._guard:
+                    del self._owner[login]
+                    self._locks[login].release()
 
     def release_all(self, owner: str) -> None:
         with self._guard:
@@ -106,24 +121,27 @@ def scan_session(conn: Connection, marker: str, scan: _Scan, delete: bool) -> Fo
 
 
 def find_message(open_session: Callable[[], Connection], marker: str, *, timeout: float,
-                 delete: bool, want_present: bool, sleep: Callable[[float], None] = time.sleep,
+                 delete: bool, want_present: bool, hold: Callable[[], ContextManager[None]],
+                 sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> Found | None:
     """Poll the mailbox until the message shows up or ``timeout`` passes.
 
     Each poll is a fresh, authenticated session (a POP3 session sees a
     snapshot of the maildrop taken at login), ended with QUIT so a DELE is
-    applied.
+    applied. ``hold`` guards one session with the mailbox lock, so other
+    checks can use the mailbox while this one waits between polls.
     """
     deadline = clock() + timeout
     scan = _Scan()
     delay = 0.1
     while True:
-        conn = open_session()
-        try:
-            found = scan_session(conn, marker, scan, delete)
-            _ok(conn, "QUIT")
-        finally:
-            conn.close()
+        with hold():
+            conn = open_session()
+            try:
+                found = scan_session(conn, marker, scan, delete)
+                _ok(conn, "QUIT")
+            finally:
+                conn.close()
         if found is not None:
             return found
         remaining = deadline - clock()

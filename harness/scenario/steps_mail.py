@@ -113,7 +113,6 @@ def _retrieve(ctx: CheckContext, step: Step) -> None:
 
     def session() -> Connection:
         conn = open_service(ctx, "pop3", "pop3-retrieve", make_current=False)
-        ctx.locks.acquire(user.login, ctx.uid)
         greeting = ctx.greetings.pop(conn.name, None) or conn.read_response(False, ctx.reply_timeout())
         if not greeting.ok:
             raise CheckFailed([f"retrieve: POP3 greeting {greeting}"], step)
@@ -124,8 +123,13 @@ def _retrieve(ctx: CheckContext, step: Step) -> None:
                 raise CheckFailed([f"retrieve: POP3 login as {user.login} failed: {reply}"], step)
         return conn
 
+    if not spec.get("delete", True) and present:
+        # The check goes on to use {{ name_number }}: keep other checks out of the
+        # mailbox until it ends, or their deletions would renumber the messages.
+        ctx.locks.acquire(user.login, ctx.uid)
     found = find_message(session, sent.marker, timeout=min(timeout, ctx.remaining()),
-                         delete=spec.get("delete", True), want_present=present)
+                         delete=spec.get("delete", True), want_present=present,
+                         hold=lambda: ctx.locks.hold(user.login, ctx.uid))
     if not present:
         if found is not None:
             raise CheckFailed([f"message {name!r} ({sent.marker}) was delivered to {user.login} but must not be"], step)

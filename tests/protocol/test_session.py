@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import errno
+import os
 import socket
 import ssl
 import struct
@@ -337,6 +338,13 @@ def test_mock_stream_honours_max_bytes_and_ends_with_eof() -> None:
 
 # -- real sockets on 127.0.0.1 --------------------------------------------------------------------
 
+def open_fds() -> int | None:
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return None
+
+
 FAST = Limits(read_timeout=0.3, reply_deadline=1.0, write_timeout=1.0, connect_timeout=IO_TIMEOUT)
 
 
@@ -455,12 +463,17 @@ def test_implicit_tls_against_plaintext_is_tls_error(loopback) -> None:
 
     server = loopback(handler)
     transcript = Transcript()
-    with pytest.raises(TlsError):
+    fds_before = open_fds()
+    with pytest.raises(TlsError) as info:
         open_connection("smtps", "smtp", "127.0.0.1", server.port, transcript, implicit_tls=True,
                         tls_context=client_tls_context(), limits=FAST)
     server.close()
     assert "(implicit TLS)" in transcript.exchanges[0].note
     assert transcript.exchanges[-1].note.startswith("connect failed")
+    # Regression: the SSLSocket that took over the fd was left open (alive as long as the
+    # exception's traceback), leaking one descriptor per failed handshake.
+    if fds_before is not None:
+        assert open_fds() <= fds_before, info.value
 
 
 def test_tcp_stream_read_after_close_is_a_transport_error(loopback) -> None:

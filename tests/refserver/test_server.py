@@ -105,3 +105,12 @@ def test_serve_forever_writes_to_out(monkeypatch: pytest.MonkeyPatch) -> None:
 
     serve_forever(out=out)
     assert yaml.safe_load(out.getvalue())["domain"] == "example.test"
+
+
+def test_idle_timeouts_close_with_a_reason() -> None:
+    srv = ReferenceServer()
+    srv.smtp_idle_timeout = srv.pop3_idle_timeout = 0.3
+    with srv, Wire(srv.smtp_port) as smtp, Wire(srv.pop3_port) as pop3:
+        assert smtp.code() == 220 and pop3.line().startswith(b"+OK")
+        assert smtp.code(2.0) == 421 and smtp.closed()
+        assert pop3.line(2.0).startswith(b"-ERR") and pop3.closed()
