@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import pytest
 
@@ -75,7 +76,7 @@ class FakeClock:
 class LoopbackServer:
     """Accept one connection on 127.0.0.1:<ephemeral> and run ``handler(conn, server)`` in a thread."""
 
-    def __init__(self, handler: Callable[[socket.socket, "LoopbackServer"], None]) -> None:
+    def __init__(self, handler: Callable[[socket.socket, LoopbackServer], None]) -> None:
         self.handler = handler
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -23,15 +23,23 @@ from harness.errors import (
     TlsError,
     TransportError,
 )
-from harness.protocol.replies import Pop3Response, SmtpReply
+from harness.protocol.replies import Pop3Response
 from harness.session import Connection, Limits, open_connection
 from harness.transcript import MASK, Transcript
-from harness.transport import MockStream, TcpStream, client_tls_context, connect_tcp, map_exceptions
+from harness.transport import (
+    MockStream,
+    TcpStream,
+    client_tls_context,
+    connect_tcp,
+    map_exceptions,
+)
 
 from .conftest import IO_TIMEOUT, FakeClock, LoopbackServer
 
+DEFAULT_LIMITS = Limits()
 
-def make(protocol: str, chunks: list, *, limits: Limits = Limits(), clock: FakeClock | None = None,
+
+def make(protocol: str, chunks: list, *, limits: Limits = DEFAULT_LIMITS, clock: FakeClock | None = None,
          transcript: Transcript | None = None) -> Connection:
     transcript = transcript if transcript is not None else Transcript(clock=FakeClock(0.001))
     kwargs = {"clock": clock} if clock is not None else {}
@@ -254,7 +262,7 @@ def test_secrets_are_masked_in_json_and_text() -> None:
     transcript.add_secret(b64(password.encode()))
     conn = make("pop3", [b"+OK\r\n", b"+ \r\n", b"+OK echo s3cret-Pass\r\n"], transcript=transcript)
     conn.command(f"PASS {password}")
-    conn.command(f"AUTH PLAIN")
+    conn.command("AUTH PLAIN")
     conn.command(plain)
     conn.send_line(b64(password.encode()))
     dumped = repr(transcript.to_json()) + transcript.render_text()
@@ -298,8 +306,8 @@ def test_transcript_size_bound_truncates_with_one_event() -> None:
 # -- the transport: exception mapping and MockStream -----------------------------------------------
 
 @pytest.mark.parametrize("raised, expected", [
-    (socket.timeout("timed out"), Timeout),
-    (TimeoutError(), Timeout),
+    (TimeoutError("timed out"), Timeout),          # socket.timeout is this class since 3.10
+    (OSError(errno.ETIMEDOUT, "connect timed out"), Timeout),   # OSError picks TimeoutError by errno
     (ConnectionRefusedError(errno.ECONNREFUSED, "refused"), ConnectRefused),
     (ConnectionResetError(errno.ECONNRESET, "reset"), ConnectionReset),
     (BrokenPipeError(errno.EPIPE, "pipe"), ConnectionReset),
@@ -310,18 +318,16 @@ def test_transcript_size_bound_truncates_with_one_event() -> None:
     (Oversize("kept"), Oversize),
 ])
 def test_map_exceptions(raised: Exception, expected: type) -> None:
-    with pytest.raises(expected) as info:
-        with map_exceptions("read"):
-            raise raised
+    with pytest.raises(expected) as info, map_exceptions("read"):
+        raise raised
     assert isinstance(info.value, TransportError)
     if not isinstance(raised, TransportError):
         assert info.value.__cause__ is raised and str(info.value).startswith("read")
 
 
 def test_map_exceptions_leaves_harness_bugs_alone() -> None:
-    with pytest.raises(KeyError):
-        with map_exceptions("read"):
-            raise KeyError("bug")
+    with pytest.raises(KeyError), map_exceptions("read"):
+        raise KeyError("bug")
 
 
 def test_mock_stream_honours_max_bytes_and_ends_with_eof() -> None:
@@ -367,7 +373,7 @@ def test_tcp_round_trip(loopback) -> None:
         conn.close()
     server.close()
     assert server.error is None and server.result == b"QUIT\r\n"
-    assert transcript.exchanges[0].note == "connect 127.0.0.1:%d" % server.port
+    assert transcript.exchanges[0].note == f"connect 127.0.0.1:{server.port}"
 
 
 def test_connection_refused() -> None:
@@ -461,9 +467,9 @@ def test_implicit_tls_against_plaintext_is_tls_error(loopback) -> None:
         except OSError:
             pass
 
+    fds_before = open_fds()
     server = loopback(handler)
     transcript = Transcript()
-    fds_before = open_fds()
     with pytest.raises(TlsError) as info:
         open_connection("smtps", "smtp", "127.0.0.1", server.port, transcript, implicit_tls=True,
                         tls_context=client_tls_context(), limits=FAST)

@@ -9,7 +9,13 @@ import pytest
 from harness.protocol import pop3_states, smtp_states
 from harness.protocol.pop3_states import ALLOWED, Pop3State
 from harness.protocol.replies import ReplyClass
-from harness.protocol.smtp_states import ALLOWED_CODES, SmtpCommand, SmtpState, classify, next_state
+from harness.protocol.smtp_states import (
+    ALLOWED_CODES,
+    SmtpCommand,
+    SmtpState,
+    classify,
+    next_state,
+)
 
 S, C, R = SmtpState, SmtpCommand, ReplyClass
 
