@@ -69,6 +69,9 @@ class SmtpReplyReader:
                 shown = line.content[:80].decode("utf-8", "replace")
                 raise RemoteProtocolError(f"not an SMTP reply line: {shown!r}")
             code, sep, text = int(m.group(1)), m.group(2), m.group(3)
+            if sep == b"" and text:
+                shown = line.content[:80].decode("utf-8", "replace")
+                raise RemoteProtocolError(f"reply code not followed by SP or '-': {shown!r}")
             if len(self._pending) >= self.max_lines:
                 raise Oversize(f"reply has more than {self.max_lines} lines")
             self._observe_line(code, sep, line.terminator, len(line.raw))

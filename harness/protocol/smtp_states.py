@@ -62,7 +62,8 @@ TRANSITIONS: dict[tuple[SmtpState, SmtpCommand, ReplyClass], SmtpState] = {
     (S.RCPT, C.DATA, _MORE): S.DATA,
     **{(S.DATA, C.END_OF_DATA, k): S.READY
        for k in (R.POSITIVE_COMPLETION, R.TRANSIENT_NEGATIVE, R.PERMANENT_NEGATIVE)},
-    **{(st, C.QUIT, _OK): S.CLOSED for st in SmtpState if st is not S.CLOSED},
+    # In DATA a "QUIT" line is message text, not a command.
+    **{(st, C.QUIT, _OK): S.CLOSED for st in SmtpState if st not in (S.CLOSED, S.DATA)},
 }
 
 ALLOWED_CODES: dict[SmtpCommand, frozenset[int]] = {

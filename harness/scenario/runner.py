@@ -118,6 +118,7 @@ def probe(target: Target, limits: Limits) -> ServerInfo:
         try:
             conn = open_service(ctx, protocol, protocol)
             greeting = ctx.greetings.pop(protocol, None) or conn.read_any(ctx.reply_timeout())
+            setattr(info, f"{protocol}_greeting", str(greeting))
             if protocol == "smtp":
                 conn.ehlo(target.client_name)
                 info.smtp = conn.capabilities
@@ -152,6 +153,9 @@ def _requirement_met(req: str, check: Check, target: Target, info: ServerInfo) -
         if key == "users2":
             return len(target.users) >= 2, "the target needs at least 2 users"
         return bool(getattr(target, key, None)), f"the target has no {key}"
+    if req.startswith("greeting:"):
+        banner = info.smtp_greeting if check.protocol == "smtp" else info.pop3_greeting
+        return bool(re.search(req[len("greeting:"):], banner)), "the server's greeting does not match"
     protocol, _, cap = req.partition(":") if req.split(":", 1)[0] in ("smtp", "pop3") else (check.protocol, "", req)
     plain, tls = (info.smtp, info.smtp_tls) if protocol == "smtp" else (info.pop3, info.pop3_tls)
     if plain is None and tls is None:

@@ -366,3 +366,11 @@ def test_property_arbitrary_bytes_never_raise_anything_unexpected(data: bytes, c
         assert event is CLOSED or isinstance(event, SmtpReply)
     if events and events[-1] is CLOSED:
         assert eof
+
+
+@pytest.mark.parametrize("wire", [b"250abc\r\n", b"2500 ok\r\n", b"250\tok\r\n"])
+def test_code_must_be_followed_by_sp_hyphen_or_line_end(wire: bytes) -> None:
+    reader = SmtpReplyReader()
+    reader.receive_data(wire)
+    with pytest.raises(RemoteProtocolError):
+        reader.next_event()

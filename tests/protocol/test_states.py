@@ -25,7 +25,7 @@ def rfc_next_state(state: SmtpState, cmd: SmtpCommand, kind: ReplyClass) -> Smtp
     ok, more = kind is R.POSITIVE_COMPLETION, kind is R.POSITIVE_INTERMEDIATE
     if state is S.CLOSED:
         return state
-    if cmd is C.QUIT and ok:
+    if cmd is C.QUIT and ok and state is not S.DATA:   # in DATA "QUIT" is message text
         return S.CLOSED
     if state is S.CONNECTED:
         return S.GREETED if (cmd is C.GREETING and ok) else state
@@ -109,9 +109,13 @@ def test_starttls_resets_to_greeted(state: SmtpState) -> None:
     assert next_state(state, C.STARTTLS, R.TRANSIENT_NEGATIVE) is state
 
 
-@pytest.mark.parametrize("state", [s for s in SmtpState if s is not S.CLOSED], ids=lambda s: s.name)
+@pytest.mark.parametrize("state", [s for s in SmtpState if s not in (S.CLOSED, S.DATA)], ids=lambda s: s.name)
 def test_quit_closes(state: SmtpState) -> None:
     assert next_state(state, C.QUIT, ReplyClass.of(221)) is S.CLOSED
+
+
+def test_quit_line_inside_data_is_message_text() -> None:
+    assert next_state(S.DATA, C.QUIT, ReplyClass.of(221)) is S.DATA
 
 
 @pytest.mark.parametrize("line, command", [
