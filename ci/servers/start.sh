@@ -288,17 +288,29 @@ wait_ports() {  # wait_ports SECONDS PORT...
     done
 }
 
-# Dovecot first: Postfix's SASL needs its auth socket.
-if ! dovecot -c "$DV/dovecot.conf"; then
-    echo "start.sh: dovecot failed to start" >&2; dump_logs; exit 1
-fi
-if ! wait_ports 20 "$POP3_PORT" "$POP3S_PORT"; then dump_logs; exit 1; fi
-for _ in $(seq 1 50); do [ -S "$PFQ/private/auth" ] && break; sleep 0.1; done
+fail() {        # print the logs, stop whatever did start, exit 1
+    echo "start.sh: $*" >&2
+    dump_logs
+    MH_SERVERS_DIR="$DIR" "$HERE/stop.sh" >&2 || true
+    exit 1
+}
 
-if ! postfix -c "$PF" start; then
-    echo "start.sh: postfix failed to start" >&2; dump_logs; exit 1
-fi
-if ! wait_ports 20 "$SMTP_PORT" "$SUBMISSION_PORT" "$SMTPS_PORT"; then dump_logs; exit 1; fi
+# The ports are fixed: something else listening there would be tested instead of our servers.
+for p in "$SMTP_PORT" "$SUBMISSION_PORT" "$SMTPS_PORT" "$POP3_PORT" "$POP3S_PORT"; do
+    if port_open "$p"; then
+        echo "start.sh: $HOST:$p is already in use (another instance, e.g. with a different MH_SERVERS_DIR?)" >&2
+        exit 1
+    fi
+done
+
+# Dovecot first: Postfix's SASL needs its auth socket.
+dovecot -c "$DV/dovecot.conf" || fail "dovecot failed to start"
+wait_ports 20 "$POP3_PORT" "$POP3S_PORT" || fail "dovecot is not listening"
+for _ in $(seq 1 50); do [ -S "$PFQ/private/auth" ] && break; sleep 0.1; done
+[ -S "$PFQ/private/auth" ] || fail "dovecot did not create $PFQ/private/auth"
+
+postfix -c "$PF" start || fail "postfix failed to start"
+wait_ports 20 "$SMTP_PORT" "$SUBMISSION_PORT" "$SMTPS_PORT" || fail "postfix is not listening"
 
 # ---- target file (product.md, "The target file") ----------------------------------------------------
 cat > "$DIR/target.yaml" <<CF
@@ -307,8 +319,8 @@ cat > "$DIR/target.yaml" <<CF
 name: postfix-dovecot$( [ "$SMUGGLING_FIX" -eq 1 ] && echo "-smuggling-fix" )
 smtp: {host: $HOST, port: $SMTP_PORT, tls: none}
 pop3: {host: $HOST, port: $POP3_PORT, tls: none}
-smtps: {host: $HOST, port: $SMTPS_PORT}
-pop3s: {host: $HOST, port: $POP3S_PORT}
+smtps: {host: $HOST, port: $SMTPS_PORT, tls: implicit}
+pop3s: {host: $HOST, port: $POP3S_PORT, tls: implicit}
 domain: $DOMAIN
 users:
   - {address: alice@$DOMAIN, login: alice, password: alicepw}

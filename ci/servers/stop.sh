@@ -23,7 +23,7 @@ wait_gone() {   # wait_gone PID SECONDS
 
 # Postfix
 if [ -f "$PF/main.cf" ]; then
-    pid="$(tr -dc 0-9 < "$PFQ/pid/master.pid" 2>/dev/null || true)"
+    pid="$(tr -dc 0-9 2>/dev/null < "$PFQ/pid/master.pid" || true)"
     if postfix -c "$PF" status >/dev/null 2>&1; then
         postfix -c "$PF" stop || rc=1
         if [ -n "$pid" ] && ! wait_gone "$pid" 10; then

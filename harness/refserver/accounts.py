@@ -33,9 +33,14 @@ class User:
         return {"address": self.address, "login": self.login, "password": self.password}
 
 
+# Six mailboxes, so parallel checks that lock a POP3 maildrop rarely wait for each other.
 DEFAULT_USERS: tuple[User, ...] = (
     User("alice@example.test", "alice", "alicepw"),
     User("bob@example.test", "bob", "bobpw"),
+    User("carol@example.test", "carol", "carolpw"),
+    User("dave@example.test", "dave", "davepw"),
+    User("erin@example.test", "erin", "erinpw"),
+    User("frank@example.test", "frank", "frankpw"),
 )
 
 

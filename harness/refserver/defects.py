@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["DEFECTS", "Defect", "DefectSet", "validate_defects"]
+__all__ = ["DEFECTS", "BASE_DEFECTS", "Defect", "DefectSet", "validate_defects"]
 
 Protocol = Literal["smtp", "pop3"]
 
@@ -82,9 +82,17 @@ _POP3: tuple[tuple[str, str], ...] = (
     ("pop3-numbering-from-zero", "Messages are numbered from 0 instead of 1 in listings and message-number arguments (RFC 1939 §4)."),
 )
 
+# The suites grow in parallel; each area keeps its further knobs in its own module.
+from .defects_esmtp import ESMTP_DEFECTS  # noqa: E402
+from .defects_mime import MIME_DEFECTS  # noqa: E402
+from .defects_pop3 import POP3_DEFECTS  # noqa: E402
+from .defects_smtp import SMTP_DEFECTS  # noqa: E402
+
+BASE_DEFECTS = frozenset(name for name, _ in _SMTP + _POP3)
+
 DEFECTS: dict[str, Defect] = {
-    **{name: Defect(name, "smtp", text) for name, text in _SMTP},
-    **{name: Defect(name, "pop3", text) for name, text in _POP3},
+    **{name: Defect(name, "smtp", text) for name, text in _SMTP + SMTP_DEFECTS + ESMTP_DEFECTS + MIME_DEFECTS},
+    **{name: Defect(name, "pop3", text) for name, text in _POP3 + POP3_DEFECTS},
 }
 
 

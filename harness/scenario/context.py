@@ -72,9 +72,16 @@ class CheckContext:
     greetings: dict[str, Any] = field(default_factory=dict)     # conn name → greeting read during setup
     deadline: float = 0.0
     uid: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    rotation: int = 0             # users[0] of this check is target.users[rotation % n]
+    users: tuple[User, ...] = ()
 
     def __post_init__(self) -> None:
         self.deadline = time.monotonic() + self.check.timeout
+        # Spreading checks over the target's mailboxes lets POP3 checks, which
+        # lock a maildrop, run in parallel; the order of users stays the same.
+        n = len(self.target.users)
+        k = self.rotation % n if n else 0
+        self.users = self.target.users[k:] + self.target.users[:k]
 
     # -- time ------------------------------------------------------------------------------------
 
@@ -104,7 +111,7 @@ class CheckContext:
     # -- users and templates -----------------------------------------------------------------------
 
     def user(self, ref: int | str | None = None) -> User:
-        users = self.target.users
+        users = self.users
         if not users:
             raise CheckSkipped("the target lists no users")
         if ref is None:
@@ -120,7 +127,7 @@ class CheckContext:
 
     def template_context(self) -> dict[str, Any]:
         t = self.target
-        users = [u.to_context() for u in t.users]
+        users = [u.to_context() for u in self.users]
         return {
             "client_name": t.client_name, "domain": t.domain, "foreign_domain": t.foreign_domain,
             "users": users, "user": users[0] if users else {},
@@ -145,7 +152,7 @@ class CheckContext:
     # -- messages ----------------------------------------------------------------------------------
 
     def default_sender(self) -> str:
-        users = self.target.users
+        users = self.users
         return users[1].address if len(users) > 1 else (users[0].address if users else f"harness@{self.target.domain}")
 
     def build(self, name: str, spec: Any, sender: str, recipients: list[str]) -> SentMessage:

@@ -194,14 +194,14 @@ class Runner:
                 return why
         return None
 
-    def run_check(self, check: Check) -> CheckResult:
+    def run_check(self, check: Check, rotation: int = 0) -> CheckResult:
         transcript = Transcript(self.target.secrets())
         result = CheckResult(id=check.id, title=check.title, suite=check.suite, level=check.level,
                              rfc=check.rfc, status=Status.PASSED, rationale=check.rationale,
                              source=check.source)
         started = time.perf_counter()
         ctx = CheckContext(check, self.target, self.options.limits, self.locks, ServerInfo(),
-                           transcript, run_id=self.run_id)
+                           transcript, run_id=self.run_id, rotation=rotation)
         try:
             reason = self._skip_reason(check)
             if reason:
@@ -248,7 +248,7 @@ class Runner:
         if checks:
             _ = self.info          # probe once, before the parallel part
         with ThreadPoolExecutor(max_workers=max(1, self.options.jobs), thread_name_prefix="check") as pool:
-            futures = {pool.submit(self.run_check, c): i for i, c in enumerate(checks)}
+            futures = {pool.submit(self.run_check, c, i): i for i, c in enumerate(checks)}
             for done, fut in enumerate(as_completed(futures), 1):
                 index = futures[fut]
                 results[index] = fut.result()

@@ -106,7 +106,7 @@ def _retrieve(ctx: CheckContext, step: Step) -> None:
         user = ctx.user(spec["user"])
     else:
         wanted = {r.lower() for r in sent.recipients}
-        user = next((u for u in ctx.target.users if u.address.lower() in wanted), None) or ctx.user(0)
+        user = next((u for u in ctx.users if u.address.lower() in wanted), None) or ctx.user(0)
     present = spec.get("present", True)
     timeout = parse_duration(spec.get("timeout", ctx.target.delivery_timeout))
     ctx.transcript.add_secret(user.password)
