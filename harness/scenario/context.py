@@ -17,7 +17,7 @@ from harness.session import Connection, Limits
 from harness.target import Target, User
 from harness.transcript import Transcript
 
-__all__ = ["CheckFailed", "CheckSkipped", "SentMessage", "ServerInfo", "CheckContext"]
+__all__ = ["CheckFailed", "CheckPassedEarly", "CheckSkipped", "SentMessage", "ServerInfo", "CheckContext"]
 
 
 class CheckFailed(Exception):
@@ -27,6 +27,10 @@ class CheckFailed(Exception):
         super().__init__("; ".join(problems))
         self.problems = problems
         self.step = step
+
+
+class CheckPassedEarly(Exception):
+    """Internal control flow: the server settled the question before the last step (the message says how)."""
 
 
 class CheckSkipped(Exception):

@@ -63,7 +63,8 @@ def judge(e: Expect, reply: SmtpReply | Pop3Response, captured: dict[str, Any],
     if e.violations == "fail":
         problems += [f"protocol violation: {v}" for v in server_violations(reply)]
     for name, pattern in e.capture:
-        m = pattern.search(reply.text if isinstance(reply, SmtpReply) else reply.text.decode("utf-8", "replace"))
+        # SMTP captures see "code text" so a check can branch on the code it got.
+        m = pattern.search(str(reply) if isinstance(reply, SmtpReply) else reply.text.decode("utf-8", "replace"))
         if m:
             captured[name] = m.group(1) if m.groups() else m.group(0)
         else:

@@ -20,7 +20,7 @@ from harness.errors import ScenarioError, TransportError
 from harness.escapes import EscapeError
 from harness.protocol.replies import Pop3Response, SmtpReply
 from harness.results import CheckResult, Level, RunResult, Status
-from harness.scenario.context import CheckContext, CheckFailed, CheckSkipped, ServerInfo
+from harness.scenario.context import CheckContext, CheckFailed, CheckPassedEarly, CheckSkipped, ServerInfo
 from harness.scenario.mailbox import MailboxLocks
 from harness.scenario.model import Check, ScenarioFile, Step
 from harness.scenario import steps as _steps, steps_mail as _steps_mail  # noqa: F401 - registers the executors
@@ -215,6 +215,8 @@ class Runner:
             where = f"step at line {exc.step.line}: " if exc.step else ""
             result.failures = exc.problems
             result.message = where + exc.problems[0] if exc.problems else "failed"
+        except CheckPassedEarly as exc:
+            result.message = str(exc)
         except CheckSkipped as exc:
             result.status = Status.SKIPPED
             result.message = str(exc)

@@ -33,8 +33,17 @@ def executor(action: str) -> Callable[[Executor], Executor]:
     return register
 
 
+_FALSY = frozenset({"", "0", "false", "no", "none", "off"})
+
+
 def run_step(ctx: CheckContext, step: Step) -> None:
     ctx.remaining()
+    condition = step.option("when")
+    if condition is not None:
+        rendered = ctx.render(condition).strip()
+        if rendered.lower() in _FALSY:
+            ctx.transcript.event(ctx.current or "-", f"step at line {step.line} skipped: when {condition!r} is false")
+            return
     EXECUTORS[step.action](ctx, step)
 
 

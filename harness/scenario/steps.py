@@ -12,7 +12,8 @@ from harness.escapes import decode_escapes
 from harness.protocol.pop3 import expects_multiline
 from harness.protocol.replies import Pop3Response, SmtpReply
 from harness.protocol.smtp import parse_ehlo
-from harness.scenario.context import CheckContext, CheckFailed
+from harness.errors import ConnectionClosed, ConnectionReset, TlsError
+from harness.scenario.context import CheckContext, CheckFailed, CheckPassedEarly
 from harness.scenario.expect import judge
 from harness.scenario.model import Expect, Step, parse_duration
 from harness.scenario.stepbase import OK_POP3, default_expect, executor, expect_all, expect_one, open_service, run_step
@@ -176,6 +177,16 @@ def _upgrade(ctx: CheckContext, step: Step, verb: str, default: Expect) -> None:
             isinstance(go, Pop3Response) and go.ok is True)
         if not positive:
             return          # e.g. the check expected 454/-ERR: no handshake
+        if raw is not None:
+            try:
+                conn.start_tls(client_tls_context(ctx.target.tls_verify))
+            except (TlsError, ConnectionReset, ConnectionClosed) as exc:
+                # The server read our pipelined plaintext as TLS data and gave
+                # up the handshake: the injected command never ran inside TLS.
+                raise CheckPassedEarly(
+                    f"the server aborted the TLS handshake after the pipelined plaintext ({exc}); "
+                    "the injected command was not executed") from None
+            return
     conn.start_tls(client_tls_context(ctx.target.tls_verify))
 
 

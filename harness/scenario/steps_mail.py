@@ -145,11 +145,11 @@ def _retrieve(ctx: CheckContext, step: Step) -> None:
         problems.append(f"LIST gives {found.listed_octets} octets for message {found.number}, "
                         f"RETR delivered {len(found.message)} (RFC 1939 §11: counted with CRLF, before stuffing)")
     text = found.message.decode("utf-8", "replace")
-    for pattern in spec.get("matches", ()):
-        if not re.search(ctx.render(pattern), text, re.MULTILINE):
+    for pattern in map(ctx.render, spec.get("matches", ())):
+        if not re.search(pattern, text, re.MULTILINE):
             problems.append(f"retrieved message does not match /{pattern}/")
-    for pattern in spec.get("not_matches", ()):
-        if re.search(ctx.render(pattern), text, re.MULTILINE):
+    for pattern in map(ctx.render, spec.get("not_matches", ())):
+        if re.search(pattern, text, re.MULTILINE):
             problems.append(f"retrieved message matches /{pattern}/ but must not")
     if problems:
         raise CheckFailed(problems, step)
