@@ -59,8 +59,10 @@ chown postfix: "$PFD"       # master.lock etc.; postfix check only warns about i
 
 # ---- users -------------------------------------------------------------------------------------------
 # Local system accounts (uid >= 1000, Dovecot's first_valid_uid is 500) whose ~/Maildir both servers use.
-for pair in mhalice:alicepw mhbob:bobpw; do
-    u="${pair%%:*}" pw="${pair#*:}"
+# Six mailboxes, so parallel checks that lock a POP3 maildrop rarely wait for each other.
+MH_USERS="alice bob carol dave erin frank"
+for name in $MH_USERS; do
+    u="mh$name" pw="${name}pw"
     if ! id "$u" >/dev/null 2>&1; then
         useradd --create-home --shell /usr/sbin/nologin --comment "mailharness test user" "$u"
     fi
@@ -196,8 +198,7 @@ cat > "$PF/aliases" <<CF
 postmaster: mhalice
 root: mhalice
 MAILER-DAEMON: mhalice
-alice: mhalice
-bob: mhbob
+$(for name in $MH_USERS; do echo "$name: mh$name"; done)
 CF
 # newaliases before postfix check (field notes).
 postalias -c "$PF" "hash:$PF/aliases"
@@ -205,12 +206,9 @@ postalias -c "$PF" "hash:$PF/aliases"
 postfix -c "$PF" check
 
 # ---- Dovecot ----------------------------------------------------------------------------------------
-# passwd-file passdb: POP3/SASL logins alice and bob with {PLAIN} passwords; the user= extra field maps them
+# passwd-file passdb: the MH_USERS logins with {PLAIN} passwords; the user= extra field maps them
 # to the system users, whose passwd entry (userdb passwd) gives uid/gid/home, so ~/Maildir is Postfix's.
-cat > "$DV/users" <<CF
-alice:{PLAIN}alicepw::::::user=mhalice
-bob:{PLAIN}bobpw::::::user=mhbob
-CF
+for name in $MH_USERS; do echo "$name:{PLAIN}${name}pw::::::user=mh$name"; done > "$DV/users"
 chown root:dovecot "$DV/users"
 chmod 0640 "$DV/users"
 
@@ -323,8 +321,7 @@ smtps: {host: $HOST, port: $SMTPS_PORT, tls: implicit}
 pop3s: {host: $HOST, port: $POP3S_PORT, tls: implicit}
 domain: $DOMAIN
 users:
-  - {address: alice@$DOMAIN, login: alice, password: alicepw}
-  - {address: bob@$DOMAIN, login: bob, password: bobpw}
+$(for name in $MH_USERS; do echo "  - {address: $name@$DOMAIN, login: $name, password: ${name}pw}"; done)
 smtp_auth: {login: alice, password: alicepw}
 delivery_timeout: 10s
 known_deviations: []
