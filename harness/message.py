@@ -23,6 +23,10 @@ Scenario mapping accepted by ``spec_from_mapping`` (unknown keys are errors)::
     filename: "€.pdf"              # Content-Disposition: attachment (RFC 2231 if needed)
     parts: [{content_type, body|body_bytes|lines, encoding, charset, filename,
              headers, parts: [...]}, ...]
+    preamble: "text"               # multipart only: text before the first delimiter and
+    epilogue: "text"               # after the close delimiter (RFC 2046 §5.1.1), CRLF lines
+    omit: [Date, Message-ID]       # top level only: leave out default header fields
+                                   # (Date, From, To, Message-ID), e.g. RFC 5322 §3.6 probes
     raw: "From: a\\r\\n\\r\\nbody\\r\\n"   # a complete message, escapes decoded, sent verbatim
 
 Output rules: CRLF line ends; ``X-Harness-Id: <marker>`` first, so trace
@@ -54,18 +58,19 @@ from harness.errors import ScenarioError
 from harness.escapes import EscapeError, decode_escapes
 
 __all__ = [
-    "DEFAULT_DATE", "ENCODINGS", "MARKER_HEADER", "MessageSpec", "MessageSpecError", "Part",
+    "DEFAULT_DATE", "ENCODINGS", "MARKER_HEADER", "OMITTABLE", "MessageSpec", "MessageSpecError", "Part",
     "RawValue", "body_digest", "build_message", "dot_stuff", "dot_unstuff", "find_marker",
     "qp_encode", "spec_from_mapping", "strip_trace",
 ]
 
+OMITTABLE = ("Date", "From", "To", "Message-ID")  # default fields a spec may leave out
 ENCODINGS = ("7bit", "8bit", "quoted-printable", "base64", "binary")
 DEFAULT_DATE = "Mon, 01 Jan 2024 00:00:00 +0000"  # fixed, so output is reproducible
 MARKER_HEADER = "X-Harness-Id"
 CRLF = b"\r\n"
 _LINE = 76  # RFC 2045 §6.7/§6.8 and RFC 2047 §2 line limit, CRLF excluded
 _CTE_RANK = {"7bit": 0, "quoted-printable": 0, "base64": 0, "8bit": 1, "binary": 2}
-_TYPE_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+(\s*;.*)?\Z", re.S)
+_TYPE_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+(\s*;.*)?\Z", re.DOTALL)
 _NAME_RE = re.compile(r"[!-9;-~]+\Z")  # RFC 5322 §3.6.8 ftext
 _MARKER_OK = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+\Z")  # atext: valid in Message-ID too
 _TOKEN_RE = re.compile(r"[!#$%&'*+.^_`{|}~0-9A-Za-z-]+\Z")  # RFC 2045 §5.1 token
@@ -103,6 +108,8 @@ class Part:
     filename: str | None = None  # -> Content-Disposition: attachment
     parts: tuple[Part, ...] = ()
     headers: tuple[tuple[str, str], ...] = ()
+    preamble: bytes | None = None  # multipart only, without the CRLF before the first delimiter
+    epilogue: bytes | None = None  # multipart only, after the close delimiter's CRLF
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +117,7 @@ class MessageSpec:
     headers: tuple[tuple[str, str], ...] = ()
     root: Part | None = None  # None: empty text/plain body, no MIME headers
     raw: bytes | None = None  # complete message used verbatim (marker prepended if absent)
+    omit: tuple[str, ...] = ()  # default header fields left out (names from OMITTABLE)
 
 
 # ----------------------------------------------------------------- dot-stuffing, trace
@@ -125,9 +133,9 @@ def dot_unstuff(data: bytes) -> bytes:
     return out[1:] if out.startswith(b".") else out
 
 
-_MARKER_LINE = re.compile(rb"^X-Harness-Id[ \t]*:", re.I | re.M)  # names are case-insensitive
-_BLANK_LINE = re.compile(rb"^\r?\n", re.M)
-_FIELD_REST = re.compile(rb"(.*?)\r?\n(?![ \t])", re.S)  # up to the end of a folded field
+_MARKER_LINE = re.compile(rb"^X-Harness-Id[ \t]*:", re.IGNORECASE | re.MULTILINE)  # names are case-insensitive
+_BLANK_LINE = re.compile(rb"^\r?\n", re.MULTILINE)
+_FIELD_REST = re.compile(rb"(.*?)\r?\n(?![ \t])", re.DOTALL)  # up to the end of a folded field
 
 
 def _marker_offset(message: bytes) -> int | None:
@@ -224,7 +232,7 @@ def _encode_words(name: str, value: str) -> bytes:
     line = f"{name}:"
     for sep, text, enc in items:
         if not enc:
-            size = len(f"{line}{sep}{text}".encode("utf-8"))  # octets: '@' words may be UTF-8
+            size = len(f"{line}{sep}{text}".encode())  # octets: '@' words may be UTF-8
             if text and size > _LINE and (lines or line != f"{name}:"):
                 lines.append(line)
                 line = ""
@@ -248,7 +256,7 @@ def _header(name: str, value: str, path: str) -> bytes:
     if not _NAME_RE.match(name):
         raise MessageSpecError(path, f"invalid header name {name!r}")
     if isinstance(value, RawValue):
-        return f"{name}: {value}\r\n".encode("utf-8")
+        return f"{name}: {value}\r\n".encode()
     pieces = re.split(r"\r\n|\r|\n", value)
     if any(p[:1] not in (" ", "\t") for p in pieces[1:]):
         raise MessageSpecError(path, "a line break must be a fold (followed by whitespace); use raw: true")
@@ -313,6 +321,12 @@ def _check_part(part: Part, key: str) -> None:
         return
     if part.parts:
         raise MessageSpecError(_at(key, "parts"), "only multipart/* content types have parts")
+    for field in ("preamble", "epilogue"):
+        if getattr(part, field) is not None:
+            raise MessageSpecError(_at(key, field), "only multipart/* content types have a " + field)
+    if part.content_type.lower().startswith("message/") and _CTE_RANK[part.encoding] == 0 \
+            and part.encoding != "7bit":
+        raise MessageSpecError(_at(key, "encoding"), "message/* takes only 7bit, 8bit or binary (RFC 2045 §6.4)")
     bad = _NOT_7BIT.search(part.body) if part.encoding == "7bit" else None
     if bad is not None:
         raise MessageSpecError(_at(key, "encoding"), f"7bit body has octet 0x{part.body[bad.start()]:02x} at "
@@ -341,9 +355,14 @@ def _render(part: Part, key: str, marker: str, depth: int) -> tuple[list[tuple[s
             hdrs, body, child_cte = _render(child, _at(key, f"parts[{i}]"), marker, depth + 1)
             children.append(b"".join(line for _, line in hdrs) + CRLF + body)
             cte = max(cte, child_cte, key=_CTE_RANK.__getitem__)  # 8bit inside -> 8bit outside
-        boundary = _boundary(marker, depth, b"".join(children))
+        pre = b"" if part.preamble is None else part.preamble + CRLF  # RFC 2046 §5.1.1 [preamble CRLF]
+        post = b"" if part.epilogue is None else CRLF + part.epilogue  # [CRLF epilogue]
+        boundary = _boundary(marker, depth, b"".join(children) + pre + post)
         delim = b"--" + boundary.encode("ascii")
-        body = b"".join(delim + CRLF + c + CRLF for c in children) + delim + b"--"
+        body = pre + b"".join(delim + CRLF + c + CRLF for c in children) + delim + b"--" + post
+        for extra in (part.preamble, part.epilogue):
+            cte = max(cte, "7bit" if extra is None or not _NOT_7BIT.search(extra) else "8bit",
+                      key=_CTE_RANK.__getitem__)
         params = [f'boundary="{boundary}"']
     else:
         is_text = maintype == "text"
@@ -383,6 +402,8 @@ def build_message(spec: MessageSpec, *, marker: str, sender: str, recipients: Se
         ("Message-ID", _header("Message-ID", message_id or f"<{marker}@mailharness.test>", "message_id")),
         ("Subject", None),
     ]
+    omitted = {name.lower() for name in spec.omit}
+    slots = [(n, None if n.lower() in omitted else line) for n, line in slots]
     body = b""
     if spec.root is not None:
         _check_part(spec.root, "")
@@ -406,8 +427,9 @@ def build_message(spec: MessageSpec, *, marker: str, sender: str, recipients: Se
 
 
 # ----------------------------------------------------------------- scenario mapping
-_PART_KEYS = {"headers", "body", "body_bytes", "lines", "charset", "encoding", "content_type", "filename", "parts"}
-_TOP_KEYS = _PART_KEYS | {"subject", "raw"}
+_PART_KEYS = {"headers", "body", "body_bytes", "lines", "charset", "encoding", "content_type", "filename", "parts",
+              "preamble", "epilogue"}
+_TOP_KEYS = _PART_KEYS | {"subject", "raw", "omit"}
 
 
 def _str(value: Any, path: str) -> str:
@@ -507,17 +529,27 @@ def _part(m: Any, key: str, allowed: set[str]) -> Part:
         if not isinstance(m["parts"], list):
             raise MessageSpecError(_at(key, "parts"), "must be a list")
         parts = tuple(_part(p, _at(key, f"parts[{i}]"), _PART_KEYS) for i, p in enumerate(m["parts"]))
+    extras: dict[str, bytes | None] = {}
+    for field in ("preamble", "epilogue"):
+        if field in m:
+            if maintype != "multipart":
+                raise MessageSpecError(_at(key, field), "only multipart/* content types have a " + field)
+            text = re.sub(r"\r\n|\r|\n", "\r\n", _str(m[field], _at(key, field)))
+            extras[field] = text.encode("utf-8")
     if "encoding" in m:
         encoding = _str(m["encoding"], _at(key, "encoding"))
     elif maintype == "multipart":
         encoding = "7bit"  # build_message raises it to what the children need
+    elif maintype == "message":
+        encoding = "7bit" if not _NOT_7BIT.search(body) else "8bit"  # RFC 2046 §5.2.1: no QP/base64
     elif maintype == "text":
         encoding = "7bit" if body.isascii() and b"\0" not in body else "quoted-printable"
     else:
         encoding = "base64"
     filename = _str(m["filename"], _at(key, "filename")) if "filename" in m else None
     headers = _headers(m.get("headers"), _at(key, "headers"))
-    return Part(ctype, charset, encoding, body, filename, parts, headers)
+    return Part(ctype, charset, encoding, body, filename, parts, headers,
+                extras.get("preamble"), extras.get("epilogue"))
 
 
 def spec_from_mapping(data: Mapping[str, Any]) -> MessageSpec:
@@ -534,8 +566,18 @@ def spec_from_mapping(data: Mapping[str, Any]) -> MessageSpec:
         if any(n.lower() == "subject" for n, _ in headers):
             raise MessageSpecError("subject", "conflicts with headers.Subject")
         headers = (("Subject", _str(data["subject"], "subject")), *headers)
-    top = {k: v for k, v in data.items() if k not in ("headers", "subject")}
-    root = _part(top, "", _TOP_KEYS) if top else None
+    omit: tuple[str, ...] = ()
+    if "omit" in data:
+        names = data["omit"]
+        if not isinstance(names, list):
+            raise MessageSpecError("omit", f"must be a list of header names from {', '.join(OMITTABLE)}")
+        canon = {n.lower(): n for n in OMITTABLE}
+        for i, name in enumerate(names):
+            if _str(name, f"omit[{i}]").lower() not in canon:
+                raise MessageSpecError(f"omit[{i}]", f"{name!r} is not one of {', '.join(OMITTABLE)}")
+        omit = tuple(canon[n.lower()] for n in names)
+    top = {k: v for k, v in data.items() if k not in ("headers", "subject", "omit")}
+    root = _part(top, "", _TOP_KEYS - {"omit"}) if top else None
     if root is not None:
         _check_part(root, "")
-    return MessageSpec(headers=headers, root=root)
+    return MessageSpec(headers=headers, root=root, omit=omit)

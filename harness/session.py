@@ -119,8 +119,10 @@ class Connection:
     def expect_silence(self, wait: float) -> bytes:
         """Read for ``wait`` seconds; return whatever arrived (b"" = the server said nothing more)."""
         deadline = self._clock() + wait
-        got = bytearray()
-        while (remaining := deadline - self._clock()) > 0:
+        # A second reply that came in the same segment as the first is already
+        # buffered: it counts as arrived, not as silence.
+        got = bytearray(self._reader().take_unread())
+        while not got and (remaining := deadline - self._clock()) > 0:
             try:
                 data = self.stream.read(65536, remaining)
             except Timeout:

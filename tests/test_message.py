@@ -415,3 +415,59 @@ def test_digest_detects_changes_and_missing_marker() -> None:
 def test_find_marker_unfolds_and_ignores_case() -> None:
     assert find_marker(b"Received: a\r\nx-harness-id :\r\n  abc-1 \r\nFrom: a\r\n\r\n") == "abc-1"
     assert find_marker(b"X-Harness-Id: last") == "last"
+
+
+# ------------------------------------------------------------------ preamble, epilogue, omit, message/*
+def test_multipart_preamble_and_epilogue_frame_the_delimiters() -> None:
+    out = build({"preamble": "This is MIME.\n.dot", "epilogue": "bye\n", "parts": [{"body": "a"}]})
+    body = out.split(b"\r\n\r\n", 1)[1]
+    boundary = re.search(rb'boundary="([^"]+)"', out).group(1)
+    assert body == (b"This is MIME.\r\n.dot\r\n--" + boundary + b"\r\n"
+                    b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\na\r\n"
+                    b"--" + boundary + b"--\r\nbye\r\n")
+    msg = parse(out)
+    assert msg.preamble.startswith("This is MIME.") and msg.epilogue.strip() == "bye"
+    assert [p.get_content() for p in msg.iter_parts()] == ["a"]  # the CRLF before a delimiter is the delimiter's
+
+
+def test_epilogue_without_final_newline_gets_one_and_nested_preambles_work() -> None:
+    out = build({"epilogue": "end", "parts": [{"content_type": "multipart/alternative", "preamble": "inner",
+                                                "parts": [{"body": "x"}]}]})
+    assert out.endswith(b"--\r\nend\r\n")
+    inner = next(parse(out).iter_parts())
+    assert inner.preamble.strip() == "inner"
+
+
+def test_8bit_preamble_raises_the_multipart_encoding() -> None:
+    out = build({"preamble": "Gr\u00fc\u00dfe", "parts": [{"body": "a"}]})
+    assert b"\r\nContent-Transfer-Encoding: 8bit\r\n" in out
+
+
+@pytest.mark.parametrize("data, path", [
+    ({"body": "x", "preamble": "p"}, "preamble"),
+    ({"parts": [{"body": "x", "epilogue": "e"}]}, "parts[0].epilogue"),
+    ({"omit": ["Subject"]}, "omit[0]"),
+    ({"omit": "Date"}, "omit"),
+    ({"content_type": "message/rfc822", "encoding": "base64", "body": "From: a\n\nb\n"}, "encoding"),
+])
+def test_new_keys_are_checked(data: dict[str, Any], path: str) -> None:
+    with pytest.raises(MessageSpecError) as exc:
+        spec_from_mapping(data)
+    assert exc.value.path == path
+
+
+def test_omit_leaves_out_default_fields() -> None:
+    out = build({"omit": ["date", "Message-ID"], "subject": "s"})
+    assert out == (b"X-Harness-Id: mh-1\r\nFrom: alice@example.test\r\nTo: bob@example.test\r\n"
+                   b"Subject: s\r\n\r\n")
+    again = build({"omit": ["Date"], "headers": {"Date": "Tue, 02 Jan 2024 00:00:00 +0000"}})
+    assert b"\r\nDate: Tue, 02 Jan 2024 00:00:00 +0000\r\nFrom:" in again  # a user value still fills the slot
+
+
+def test_message_rfc822_part_defaults_to_an_identity_encoding() -> None:
+    out = build({"parts": [{"content_type": "message/rfc822", "body": "From: a@b\nSubject: in\n\nhi\n"}]})
+    assert b"Content-Type: message/rfc822\r\nContent-Transfer-Encoding: 7bit\r\n\r\nFrom: a@b\r\n" in out
+    inner = next(parse(out).iter_parts()).get_content()
+    assert inner["Subject"] == "in"
+    eight = build({"parts": [{"content_type": "message/rfc822", "body": "Subject: x\n\nna\u00efve\n"}]})
+    assert b"Content-Type: message/rfc822\r\nContent-Transfer-Encoding: 8bit\r\n" in eight

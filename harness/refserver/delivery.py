@@ -15,6 +15,7 @@ from enum import Enum
 
 from .accounts import IMPLEMENTATION, User, UserDirectory
 from .address import Mailbox
+from .content_defects import apply_content_defects
 from .defects import DefectSet
 from .maildir import MaildirStore
 
@@ -87,6 +88,10 @@ class Delivery:
         """Store one copy per distinct mailbox. Raises OSError if the store fails."""
         if "smtp-8bit-strip" in self.defects:
             content = content.translate(_CLEAR_HIGH_BIT)
+        transformed = apply_content_defects(content, self.defects)  # the content knobs of defects_mime.py
+        if transformed is None:
+            return  # smtp-discard-no-date: accepted, never stored
+        content = transformed
         done: set[str] = set()
         for rcpt, user in recipients:
             if user.login in done:

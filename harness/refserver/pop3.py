@@ -59,7 +59,7 @@ class Pop3Session:
         self.upgraded = False  # STLS completed on this connection
         self.user: User | None = None
         self.maildrop: Maildrop | None = None
-        self.locked = False
+        self.locked_login: str | None = None  # the login whose maildrop lock this session holds
         self.closing = False
         self.pending_user: str | None = None  # set by USER, consumed by the next command
         self.nonce = os.urandom(8).hex()
@@ -81,9 +81,11 @@ class Pop3Session:
             await self.reply(True, f"{IMPLEMENTATION} POP3 ready {self.timestamp}")
             while not self.closing:
                 line = await self.read_line()
-                if line is None:
+                if line is None or (len(line) > 200 and "pop3-short-line-limit" in self.defects):
                     await self.reply(False, "line too long")
                     continue
+                if "pop3-pipelining-drops" in self.defects:
+                    self.reader._buffer.clear()  # type: ignore[attr-defined]
                 try:
                     await self.dispatch(line)
                 except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
@@ -96,8 +98,8 @@ class Pop3Session:
         except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
             pass  # dropped without QUIT: no UPDATE state, nothing is removed (§6)
         finally:
-            if self.locked and self.user is not None:
-                self.ctx.store.unlock(self.user.login, self)
+            if self.locked_login is not None:
+                self.ctx.store.unlock(self.locked_login, self)
             self.writer.close()
 
     def autologout(self) -> None:
@@ -145,13 +147,27 @@ class Pop3Session:
             await self.writer.drain()
 
     async def dispatch(self, line: str) -> None:
-        verb, _, rest = line.partition(" ")
-        verb = verb.upper()
+        word, _, rest = line.partition(" ")
+        verb = word.upper()
         previous_user, self.pending_user = self.pending_user, None
         handler = self.handlers.get(verb)
+        if word != verb and "pop3-case-sensitive" in self.defects:
+            handler = None
         allowed = TRANSACTION if self.maildrop is not None else AUTHORIZATION
+        if self.maildrop is not None and verb == "STLS" and "pop3-stls-after-login" in self.defects:
+            allowed = allowed | {"STLS"}
         if handler is None:
-            await self.reply(False, "unknown command")
+            if "pop3-unknown-command-ok" in self.defects:
+                await self.reply(True, "")
+            elif "pop3-err-echoes-command" in self.defects:
+                await self.reply(False, f"unknown command: {line}")
+            else:
+                await self.reply(False, "unknown command")
+        elif self.maildrop is not None and verb in ("USER", "PASS", "APOP", "AUTH") and \
+                "pop3-auth-cmds-ok-in-transaction" in self.defects:
+            await self.reply(True, "already authenticated")
+        elif self.maildrop is not None and verb == "CAPA" and "pop3-capa-auth-only" in self.defects:
+            await self.reply(False, "command not valid in this state")
         elif verb not in allowed:
             if self.maildrop is None and verb in ("STAT", "LIST", "RETR") and \
                     "pop3-transaction-before-auth" in self.defects:
@@ -168,6 +184,13 @@ class Pop3Session:
             await self.reply(False, "USER needs a mailbox name")
             return
         self.pending_user = arg  # unknown names are not revealed here; PASS fails instead
+        user = self.ctx.users.by_login(arg)
+        if user is not None and "pop3-lock-before-pass" in self.defects:
+            if self.ctx.store.lock(user.login, self):
+                self.locked_login = user.login  # and never released when PASS fails
+        if user is not None and "pop3-user-opens-maildrop" in self.defects:
+            self.user = user
+            self.maildrop = Maildrop(self.ctx.store, user.login, self.defects, self.nonce)
         await self.reply(True, "send PASS")
 
     async def cmd_pass(self, arg: str, previous_user: str | None) -> None:
@@ -180,7 +203,8 @@ class Pop3Session:
         else:
             user = self.ctx.users.verify(previous_user, arg)
         if user is None:
-            await self.reply(False, "[AUTH] invalid user name or password")
+            code = "" if "pop3-no-auth-resp-code" in self.defects else "[AUTH] "
+            await self.reply(False, code + "invalid user name or password")
             if "pop3-bad-pass-disconnect" in self.defects:
                 self.closing = True
             return
@@ -203,20 +227,25 @@ class Pop3Session:
             await self.reply(False, "syntax: AUTH mechanism [initial-response]")
             return
         mechanism = words[0].upper()
+        if mechanism not in MECHANISMS and "pop3-auth-unknown-as-plain" in self.defects:
+            mechanism = "PLAIN"
         if mechanism not in MECHANISMS:
             await self.reply(False, "unsupported SASL mechanism")
             return
         try:
             user = await authenticate(mechanism, words[1] if len(words) == 2 else None,
                                       self.sasl_challenge, self.ctx.users, self.ctx.hostname)
-        except SaslCancelled:
-            await self.reply(False, "authentication cancelled")  # RFC 5034 §4
-            return
-        except SaslMalformed:
-            await self.reply(False, "invalid SASL response")
+        except (SaslCancelled, SaslMalformed) as exc:
+            if "pop3-sasl-reprompt" in self.defects:
+                await self.sasl_challenge(b"")
+            cancelled = isinstance(exc, SaslCancelled)
+            await self.reply(False, "authentication cancelled" if cancelled else "invalid SASL response")  # RFC 5034 §4
             return
         if user is None:
             await self.reply(False, "[AUTH] authentication failed")
+            return
+        if "pop3-auth-no-transaction" in self.defects:
+            await self.reply(True, "authenticated")
             return
         await self.login(user)
 
@@ -232,9 +261,12 @@ class Pop3Session:
     async def login(self, user: User) -> None:
         if "pop3-no-lock" not in self.defects:
             if not self.ctx.store.lock(user.login, self):
-                await self.reply(False, "[IN-USE] maildrop is locked by another session")  # RFC 2449 §8
+                code = "" if "pop3-in-use-no-code" in self.defects else "[IN-USE] "
+                await self.reply(False, code + "maildrop is locked by another session")  # RFC 2449 §8
                 return
-            self.locked = True
+            if self.locked_login not in (None, user.login):
+                self.ctx.store.unlock(self.locked_login, self)
+            self.locked_login = user.login
         self.user = user
         self.maildrop = Maildrop(self.ctx.store, user.login, self.defects, self.nonce)
         count, octets = self.maildrop.stat()
@@ -245,7 +277,10 @@ class Pop3Session:
         # login (it is then refused as out of state).
         lines = ["TOP", "UIDL", "USER", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING",
                  "SASL " + " ".join(MECHANISMS)]
-        if not self.tls_active or (self.upgraded and "pop3-stls-readvertise" in self.defects):
+        if self.maildrop is not None and "pop3-capa-transaction-short" in self.defects:
+            lines = [x for x in lines if x != "USER" and not x.startswith("SASL")]
+        if not self.tls_active or (self.upgraded and "pop3-stls-readvertise" in self.defects) or \
+                (not self.upgraded and "pop3-implicit-tls-stls-listed" in self.defects):
             lines.append("STLS")
         lines.append(f"IMPLEMENTATION {IMPLEMENTATION}")
         await self.reply(True, "capability list follows", "".join(f"{x}\r\n" for x in lines).encode())
@@ -255,7 +290,7 @@ class Pop3Session:
             await self.reply(False, "STLS takes no argument")
             return
         if self.tls_active:
-            await self.reply(False, "TLS already active")  # RFC 2595 §4
+            await self.reply("pop3-stls-inside-tls" in self.defects, "TLS already active")  # RFC 2595 §4
             return
         await self.reply(True, "begin TLS negotiation")
         try:
@@ -272,8 +307,11 @@ class Pop3Session:
     async def cmd_quit(self, arg: str, _: str | None) -> None:
         self.closing = True
         if self.maildrop is None:
-            await self.reply(True, f"{IMPLEMENTATION} POP3 server signing off")
+            if "pop3-quit-auth-no-reply" not in self.defects:
+                await self.reply(True, f"{IMPLEMENTATION} POP3 server signing off")
             return
+        if "pop3-update-stays-open" in self.defects:
+            self.closing = False
         # §6: QUIT from TRANSACTION enters UPDATE, the only place deletions happen.
         failed = 0 if "pop3-quit-no-update" in self.defects else self.maildrop.expunge()
         if failed:
@@ -325,7 +363,7 @@ class Pop3Session:
         drop = self.maildrop
         assert drop is not None
         if arg:
-            index = await self._message(arg)
+            index = await self._message(arg, deleted_ok="pop3-top-uidl-deleted-ok" in self.defects)
             if index is not None:
                 await self.reply(True, f"{drop.number(index)} {drop.uid(index)}")
             return
@@ -333,7 +371,7 @@ class Pop3Session:
                        for i in range(len(drop.messages)) if i not in drop.deleted)
         await self.reply(True, "unique-id listing follows", body.encode())
 
-    async def _send_message(self, index: int, lines: int | None) -> None:
+    async def _send_message(self, index: int, lines: int | None, *, top: bool = False) -> None:
         drop = self.maildrop
         assert drop is not None
         try:
@@ -341,24 +379,32 @@ class Pop3Session:
         except FileNotFoundError:
             await self.reply(False, "[SYS/TEMP] message is no longer available")
             return
+        if lines is not None and "pop3-top-overflow-err" in self.defects and \
+                lines > len(data.split(b"\r\n\r\n", 1)[-1].splitlines()):
+            await self.reply(False, "message has fewer lines")
+            return
         if lines is not None and "pop3-top-whole" not in self.defects:
             data = top_of(data, lines)
-        status = f"{drop.size(index)} octets" if lines is None else "top of message follows"
+        status = "top of message follows" if top else f"{drop.size(index)} octets"
         await self.reply(True, status, data, stuff="pop3-no-byte-stuffing" not in self.defects)
 
     async def cmd_retr(self, arg: str, _: str | None) -> None:
         index = await self._message(arg, deleted_ok="pop3-retr-deleted-ok" in self.defects)
         if index is not None:
+            assert self.maildrop is not None
+            self.maildrop.retrieved.add(index)
             await self._send_message(index, None)
 
     async def cmd_top(self, arg: str, _: str | None) -> None:
         words = arg.split()
-        if len(words) != 2 or not words[1].isdigit() or not words[1].isascii():
+        negative = len(words) == 2 and words[1].startswith("-") and words[1][1:].isdigit() and \
+            "pop3-top-negative-whole" in self.defects
+        if not negative and (len(words) != 2 or not words[1].isdigit() or not words[1].isascii()):
             await self.reply(False, "syntax: TOP msg lines")
             return
-        index = await self._message(words[0])
+        index = await self._message(words[0], deleted_ok="pop3-top-uidl-deleted-ok" in self.defects)
         if index is not None:
-            await self._send_message(index, int(words[1][:9]))
+            await self._send_message(index, None if negative else int(words[1][:9]), top=True)
 
     async def cmd_dele(self, arg: str, _: str | None) -> None:
         drop = self.maildrop
@@ -380,4 +426,4 @@ class Pop3Session:
         await self.reply(True, f"maildrop has {count} messages ({octets} octets)")
 
     async def cmd_noop(self, arg: str, _: str | None) -> None:
-        await self.reply(True, "")
+        await self.reply("pop3-noop-unimplemented" not in self.defects, "")

@@ -55,14 +55,20 @@ class Maildrop:
         self.nonce = nonce  # per session; only pop3-uidl-unstable uses it
         self.messages: list[StoredMessage] = store.list(login)
         self.deleted: set[int] = set()
+        self.retrieved: set[int] = set()  # only pop3-update-removes-retrieved uses it
         self.base = 0 if "pop3-numbering-from-zero" in defects else 1
         self._sizes: dict[int, int] = {}
 
     def resolve(self, arg: str) -> int | None:
         """Index of the message a client number names, or None if there is none."""
+        if "pop3-number-trailing-garbage" in self.defects:
+            m = _NUMBER.match(arg)  # atoi(): leading digits, the rest ignored
+            arg = m.group(0) if m else ""
         if not _NUMBER.fullmatch(arg):
             return None
         index = int(arg) - self.base
+        if "pop3-number-clamped" in self.defects and self.messages:
+            index = min(max(index, 0), len(self.messages) - 1)
         return index if 0 <= index < len(self.messages) else None
 
     def number(self, index: int) -> int:
@@ -95,6 +101,12 @@ class Maildrop:
         key = self.messages[index].key
         if "pop3-uidl-unstable" in self.defects:
             return hashlib.md5(f"{key}/{self.nonce}".encode()).hexdigest()
+        if "pop3-uidl-space" in self.defects:
+            return key.replace(".", " ", 1)  # "<seconds> <rest>": a date and a time
+        if "pop3-uidl-long" in self.defects:
+            return self.messages[index].path.as_posix().split(":", 1)[0]
+        if "pop3-uidl-positional" in self.defects:
+            return f"msg{index + 1:06d}"
         return key
 
     def content(self, index: int) -> bytes:
@@ -111,7 +123,10 @@ class Maildrop:
     def expunge(self) -> int:
         """§6 UPDATE: remove the marked messages; returns how many could not be removed."""
         failed = 0
-        for index in sorted(self.deleted):
+        doomed = set(self.deleted)
+        if "pop3-update-removes-retrieved" in self.defects:
+            doomed |= self.retrieved
+        for index in sorted(doomed):
             try:
                 self.store.delete(self.messages[index])
             except OSError:

@@ -8,13 +8,16 @@ commands. MAIL/RCPT arguments are judged by ``smtp_envelope``, DATA is read by
 
 from __future__ import annotations
 
+import asyncio
 import base64
 
+from . import smtp_core_knobs as core
 from .auth import MECHANISMS, SaslCancelled, SaslMalformed, authenticate
 from .delivery import Route, new_queue_id
 from .smtp_base import Command, RefEnvelope, SmtpConnection, SmtpContext, log
 from .smtp_data import receive_data
 from .smtp_envelope import SIZE_LIMIT, check_mail, check_rcpt
+from .smtp_ext import EsmtpExtensions
 
 __all__ = ["SIZE_LIMIT", "RefSMTP", "SmtpContext"]
 
@@ -22,7 +25,7 @@ SASL_LINE_MAX = 12288 + 2  # RFC 4954 §4: client responses up to 12288 octets
 RCPT_MAX = 1000  # §4.5.3.1.8 requires at least 100
 
 
-class RefSMTP(SmtpConnection):
+class RefSMTP(EsmtpExtensions, SmtpConnection):  # smtp_ext: BDAT, DSN, ESMTP knobs
     def command_table(self) -> dict[str, Command]:
         return {
             "EHLO": self.smtp_EHLO, "HELO": self.smtp_HELO, "MAIL": self.smtp_MAIL,
@@ -55,26 +58,36 @@ class RefSMTP(SmtpConnection):
         # RFC 4954 §4/§14: plaintext mechanisms only over TLS.
         return self.tls_active or "smtp-auth-plaintext" in self.defects
 
+    async def _greeting_refused(self, arg: str, verb: str) -> bool:
+        if not arg and "smtp-empty-greeting-accepted" not in self.defects:
+            await self.push(f"501 5.5.4 Syntax: {verb} domain")  # §4.1.4: state unchanged
+            return True
+        if self.session.host_name and "smtp-ehlo-once" in self.defects:
+            await self.push("503 5.5.1 Error: duplicate HELO/EHLO")
+            return True
+        return False
+
     async def smtp_EHLO(self, arg: str) -> None:
-        if not arg:
-            await self.push("501 5.5.4 Syntax: EHLO domain")  # §4.1.4: state unchanged
+        if await self._greeting_refused(arg, "EHLO"):
             return
-        self._new_greeting(arg.split()[0], extended=True)
+        self._new_greeting((arg.split() or [""])[0], extended=True)
         middle = 251 if "smtp-bad-multiline" in self.defects else None
-        await self._send_lines(250, [self.hostname, *self._ehlo_keywords()], middle)
+        lines = [self.hostname, *self._ehlo_keywords()]
+        if "smtp-ehlo-domain-last" in self.defects:
+            lines = lines[1:] + lines[:1]
+        await self._send_lines(250, lines, middle)
 
     async def smtp_HELO(self, arg: str) -> None:
-        if not arg:
-            await self.push("501 5.5.4 Syntax: HELO domain")
+        if await self._greeting_refused(arg, "HELO"):
             return
-        self._new_greeting(arg.split()[0], extended=False)
+        self._new_greeting((arg.split() or [""])[0], extended=False)
         if "smtp-helo-multiline" in self.defects:
             await self._send_lines(250, [self.hostname, *self._ehlo_keywords()])
         else:
             await self.push(f"250 {self.hostname}")  # §3.2: never the EHLO-style reply
 
     async def smtp_RSET(self, arg: str) -> None:
-        if arg:
+        if arg and "smtp-args-ignored" not in self.defects:
             await self.push("501 5.5.4 Syntax: RSET")  # §4.1.1.5 takes no argument
             return
         if "smtp-rset-keeps-envelope" not in self.defects:
@@ -83,6 +96,10 @@ class RefSMTP(SmtpConnection):
 
     async def smtp_NOOP(self, arg: str) -> None:
         # §4.1.1.9: a parameter is ignored.
+        if arg and "smtp-noop-arg-rejected" in self.defects:
+            await self.push("501 5.5.4 Syntax: NOOP")
+            return
+        self._aux_reset()
         if "smtp-code-out-of-range" in self.defects:
             await self.push("199 OK")
             return
@@ -91,8 +108,11 @@ class RefSMTP(SmtpConnection):
             await self.push("250 2.0.0 OK")
 
     async def smtp_QUIT(self, arg: str) -> None:
-        if arg:
+        if arg and "smtp-args-ignored" not in self.defects:
             await self.push("501 5.5.4 Syntax: QUIT")
+            return
+        if self.envelope.mail_from is not None and "smtp-quit-in-transaction-503" in self.defects:
+            await self.push("503 5.5.1 Error: mail transaction in progress")
             return
         self._done = True
         if "smtp-quit-no-221" in self.defects:
@@ -105,6 +125,10 @@ class RefSMTP(SmtpConnection):
         self.transport.close()
 
     async def smtp_VRFY(self, arg: str) -> None:
+        if "smtp-vrfy-unrecognized" in self.defects:
+            await self.push("500 5.5.2 Command unrecognized")
+            return
+        self._aux_reset()
         if not arg:
             await self.push("501 5.5.4 Syntax: VRFY <address>")
         elif "smtp-vrfy-250" in self.defects:
@@ -115,15 +139,30 @@ class RefSMTP(SmtpConnection):
             await self.push("252 2.1.5 Cannot VRFY user, but will accept message and attempt delivery")
 
     async def smtp_EXPN(self, arg: str) -> None:
+        if "smtp-expn-unadvertised" in self.defects:
+            if arg.strip("<>").lower() in ("postmaster", f"postmaster@{self.ctx.users.domain}"):
+                await self.push(f"250 2.1.5 <{self.ctx.users.postmaster.address}>")
+            else:
+                await self.push("550 5.1.1 No such list")
+            return
         await self.push("502 5.5.1 EXPN not implemented")  # and so not advertised (§3.5.2)
 
     async def smtp_HELP(self, arg: str) -> None:
+        if "smtp-help-unimplemented" in self.defects:
+            await self.push("502 5.5.1 HELP not implemented")
+            return
+        self._aux_reset()
         await self.push("214 2.0.0 Commands: " + " ".join(sorted(self._commands)))
+
+    def _aux_reset(self) -> None:
+        """smtp-aux-commands-reset: NOOP, VRFY and HELP drop the transaction (§4.1.1.6, .8, .9)."""
+        if "smtp-aux-commands-reset" in self.defects:
+            self._set_rset_state()
 
     # ----- the mail transaction -------------------------------------------------
 
     async def _need_helo(self) -> bool:
-        if self.session.host_name:
+        if self.session.host_name or "smtp-no-helo-required" in self.defects:
             return False
         await self.push("503 5.5.1 Error: send HELO/EHLO first")  # §4.1.4
         return True
@@ -131,11 +170,24 @@ class RefSMTP(SmtpConnection):
     async def smtp_MAIL(self, arg: str) -> None:
         if await self._need_helo():
             return
-        if self.envelope.mail_from is not None:
+        if self.envelope.mail_from is not None and "smtp-nested-mail" not in self.defects:
             await self.push("503 5.5.1 Error: nested MAIL command")
             return
-        check = check_mail(arg, extended=self.session.extended_smtp,
-                           auth_param=self._auth_allowed(), defects=self.defects)
+        if getattr(self, "_completed_transaction", False) and "smtp-single-transaction" in self.defects:
+            await self.push("503 5.5.1 Error: one transaction per session")
+            return
+        if ("smtp-helo-mismatch-reject" in self.defects
+                and (self.session.host_name or "").lower().rstrip(".").endswith(".invalid")):
+            await self.push("550 5.7.1 Client host name does not resolve to your address")
+            return
+        arg = core.strip_unknown_params("MAIL", arg, self.defects)
+        refusal = core.path_reply("MAIL", arg, self.defects, self.ctx.users.domain)
+        if refusal:
+            await self.push(refusal)
+            return
+        check = core.lenient_mail(check_mail(arg, extended=self.session.extended_smtp,
+                                             auth_param=self._auth_allowed(), defects=self.defects),
+                                  arg, self.defects)
         if check.sender is not None:
             self.envelope.mail_from = check.sender
             self.envelope.smtp_utf8 = check.utf8
@@ -147,15 +199,27 @@ class RefSMTP(SmtpConnection):
         if self.envelope.mail_from is None and "smtp-rcpt-before-mail" not in self.defects:
             await self.push("503 5.5.1 Error: need MAIL command")
             return
-        mailbox = check_rcpt(arg, utf8=self.envelope.smtp_utf8)
+        arg = core.strip_unknown_params("RCPT", arg, self.defects)
+        refusal = core.path_reply("RCPT", arg, self.defects, self.ctx.users.domain)
+        if refusal is None and "smtp-bare-postmaster-rejected" in self.defects and \
+                arg[3:].strip().lower().startswith("<postmaster>"):
+            refusal = "501 5.1.3 Bad recipient address syntax"
+        mailbox = refusal or check_rcpt(arg, utf8=self.envelope.smtp_utf8, defects=self.defects)
+        rcpt_max = 50 if "smtp-rcpt-limit-50" in self.defects else RCPT_MAX
         if isinstance(mailbox, str):
+            if mailbox.startswith("501") and "smtp-bad-rcpt-aborts" in self.defects:
+                self._set_rset_state()
             await self.push(mailbox)
-        elif len(self.envelope.recipients) >= RCPT_MAX:
-            await self.push("452 4.5.3 Too many recipients")  # §4.5.3.1.10
+        elif len(self.envelope.recipients) >= rcpt_max:
+            if "smtp-rcpt-limit-552" in self.defects:
+                await self.push("552 5.5.3 Too many recipients")
+            else:
+                await self.push("452 4.5.3 Too many recipients")  # §4.5.3.1.10
         else:
             routing = self.ctx.delivery.route(mailbox, authenticated=bool(self.session.authenticated))
             if routing.route is Route.UNKNOWN_USER:
-                await self.push("550 5.1.1 User unknown")
+                await self.push("554 5.1.1 User unknown" if "smtp-unknown-user-554" in self.defects
+                                else "550 5.1.1 User unknown")
             elif routing.route is Route.RELAY_DENIED:
                 await self.push("554 5.7.1 Relay access denied")
             else:
@@ -167,7 +231,7 @@ class RefSMTP(SmtpConnection):
     async def smtp_DATA(self, arg: str) -> None:
         if await self._need_helo():
             return
-        if arg:
+        if arg and "smtp-args-ignored" not in self.defects:
             await self.push("501 5.5.4 Syntax: DATA")
             return
         if self.envelope.mail_from is None:
@@ -177,16 +241,29 @@ class RefSMTP(SmtpConnection):
         if discard and "smtp-data-without-rcpt" not in self.defects:
             await self.push("503 5.5.1 Error: need RCPT command")  # §3.3: never 354 here
             return
-        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        if "smtp-data-intermediate-250" in self.defects:
+            await self.push("250 2.0.0 Go ahead")
+        else:
+            await self.push("354 End data with <CR><LF>.<CR><LF>")
+        reader, recorded = self._recording_reader()
         outcome = await receive_data(
-            self._read_data_segment,
-            size_limit=SIZE_LIMIT,
+            reader,
+            size_limit=(32 * 1024 if "smtp-small-message-limit" in self.defects else SIZE_LIMIT) * (1000 if "esmtp-data-size-unenforced" in self.defects else 1),
             bare_lf_end="smtp-bare-lf-end" in self.defects,
             unstuff="smtp-no-dot-unstuffing" not in self.defects,
             truncate_at=500 if "smtp-data-line-truncate" in self.defects else None,
         )
         envelope = self.envelope
         self._set_post_data_state()
+        if "smtp-data-keeps-envelope" in self.defects:
+            self.envelope = envelope
+        refused = outcome.too_long or outcome.too_big or outcome.bare_eol
+        if refused and "smtp-deliver-rejected" in self.defects and not discard:
+            self._deliver(envelope, core.unstuff(b"".join(recorded)))
+        if not refused:
+            self._completed_transaction = True
+        if "smtp-strip-controls" in self.defects:
+            outcome.content = core.CONTROLS.sub(b"", outcome.content)
         if outcome.too_long:
             await self.push("500 5.5.6 Line too long")
         elif outcome.too_big:
@@ -203,6 +280,23 @@ class RefSMTP(SmtpConnection):
         self._reset_timeout()
         return segment
 
+    def _recording_reader(self):
+        """The DATA reader; it also keeps the raw data for the knobs that deliver it anyway."""
+        recorded: list[bytes] = []
+        if not ("smtp-deliver-on-disconnect" in self.defects or "smtp-deliver-rejected" in self.defects):
+            return self._read_data_segment, recorded
+
+        async def read() -> tuple[bytes, bool]:
+            try:
+                segment = await self._read_data_segment()
+            except asyncio.IncompleteReadError as exc:
+                if "smtp-deliver-on-disconnect" in self.defects and self.envelope.recipients:
+                    self._deliver(self.envelope, core.unstuff(b"".join(recorded) + exc.partial))
+                raise
+            recorded.append(segment[0])
+            return segment
+        return read, recorded
+
     def _deliver(self, envelope: RefEnvelope, content: bytes) -> str:
         queue_id = new_queue_id()
         local = [(rcpt, user) for rcpt, user in envelope.recipients if user is not None]
@@ -210,7 +304,7 @@ class RefSMTP(SmtpConnection):
         if self.session.extended_smtp:  # RFC 3848 "with" codes
             protocol = "ESMTP" + ("S" if self.tls_active else "") + ("A" if self.session.authenticated else "")
         try:
-            self.ctx.delivery.deliver(
+            core.trace_delivery(self.ctx.delivery, self.defects).deliver(
                 sender=envelope.mail_from or "", recipients=local, content=content,
                 helo=self.session.host_name or "", peer_ip=str(self.session.peer[0]),
                 protocol=protocol, queue_id=queue_id,

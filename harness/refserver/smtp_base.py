@@ -161,7 +161,8 @@ class SmtpConnection(SMTP):
         for i, text in enumerate(texts):
             last = i == len(texts) - 1
             line_code = middle_code if middle_code and 0 < i < len(texts) - 1 else code
-            out.append(f"{line_code}{' ' if last else '-'}{text}\r\n")
+            eol = "\n" if "smtp-reply-bare-lf" in self.defects else "\r\n"
+            out.append(f"{line_code}{' ' if last else '-'}{text}{eol}")
         self._writer.write("".join(out).encode("utf-8", "surrogateescape"))
         await self._writer.drain()
 
@@ -179,10 +180,30 @@ class SmtpConnection(SMTP):
             if self.transport is not None:
                 self.transport.close()
 
+    async def push(self, status: str | bytes) -> None:  # type: ignore[override]
+        """One reply line; aiosmtpd's push plus two knobs (bare-LF replies, the error limit)."""
+        data = status.encode("utf-8", "surrogateescape") if isinstance(status, str) else status
+        eol = b"\n" if "smtp-reply-bare-lf" in self.defects else b"\r\n"
+        self._writer.write(data + eol)
+        await self._writer.drain()
+        if data[:1] == b"5" and "smtp-error-limit-close" in self.defects:
+            self._error_count = getattr(self, "_error_count", 0) + 1
+            if self._error_count >= 3 and self.transport is not None:
+                self._writer.write(b"421 4.7.0 Error: too many errors" + eol)
+                self._done = True
+                self.transport.close()
+
     async def _one_command(self) -> None:
-        line, overflow = await self._read_segment(b"\r\n")
+        bare_lf = "smtp-bare-lf-command" in self.defects
+        line, overflow = await self._read_segment(b"\n" if bare_lf else b"\r\n")
         self._reset_timeout()
-        text = line[:-2]
+        text = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+        # §4.1.1: receivers SHOULD tolerate trailing white space before the CRLF.
+        stripped = text.rstrip(b" \t")
+        if stripped != text and "smtp-trailing-space-rejected" in self.defects:
+            await self.push("501 5.5.2 Syntax error: trailing white space")
+            return
+        text = stripped
         verb_bytes, _, arg_bytes = text.partition(b" ")
         verb = verb_bytes.decode("ascii", "replace").upper()
         limit = SHORT_COMMAND_MAX if "smtp-short-line-limit" in self.defects else (
@@ -202,8 +223,14 @@ class SmtpConnection(SMTP):
         if handler is None:
             if "smtp-unknown-command-250" in self.defects:
                 await self.push("250 2.0.0 OK")
+            elif "smtp-long-reply" in self.defects:
+                await self.push(b"500 5.5.2 Command unrecognized: " + text)
             else:
                 await self.push("500 5.5.2 Command unrecognized")
+            return
+        if (verb in ("NOOP", "RSET", "VRFY", "EXPN", "HELP") and not self.session.host_name
+                and "smtp-strict-helo-order" in self.defects):
+            await self.push("503 5.5.1 Error: send HELO/EHLO first")
             return
         try:
             await handler(arg_bytes.decode("utf-8", "surrogateescape").strip())

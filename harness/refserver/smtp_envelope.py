@@ -7,6 +7,7 @@ Sequence checks (503) stay with the session; these only judge the arguments.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .address import AddressError, Mailbox, parse_params, parse_path
@@ -51,8 +52,12 @@ def _check_mail(arg: str, *, extended: bool, auth_param: bool, defects: DefectSe
         if reply:
             return MailCheck(reply)
     utf8 = "SMTPUTF8" in params
-    if mailbox is not None and not utf8 and not str(mailbox).isascii():
-        return MailCheck(NON_ASCII)
+    if mailbox is not None and not str(mailbox).isascii():
+        if not utf8 and "esmtp-utf8-without-param" not in defects:
+            return MailCheck(NON_ASCII)
+        if utf8 and "esmtp-smtputf8-refused" in defects:
+            return MailCheck("553 5.6.7 Non-ASCII addresses are not permitted")
+        utf8 = True
     if mailbox is None and "smtp-null-sender-rejected" in defects:
         return MailCheck("553 5.1.7 Null sender not allowed")
     return MailCheck("250 2.1.0 OK", "" if mailbox is None else str(mailbox), utf8)
@@ -61,21 +66,58 @@ def _check_mail(arg: str, *, extended: bool, auth_param: bool, defects: DefectSe
 def _param_error(key: str, value: str | None, *, auth_param: bool, defects: DefectSet) -> str | None:
     if key == "SIZE":
         if value is None or not value.isdigit() or not value.isascii() or len(value) > 20:
-            return "501 5.5.4 Syntax: SIZE=<octets>"
+            return None if "esmtp-size-syntax-lenient" in defects else "501 5.5.4 Syntax: SIZE=<octets>"
         if int(value) > SIZE_LIMIT and "smtp-size-ignored" not in defects:
             return "552 5.3.4 Message size exceeds fixed maximum message size"  # RFC 1870 §6.1
         return None
     if key == "BODY":
-        ok = value is not None and value.upper() in ("7BIT", "8BITMIME")
-        return None if ok else "501 5.5.4 BODY must be 7BIT or 8BITMIME"
+        body = (value or "").upper()
+        if body == "8BITMIME" and "esmtp-body-8bitmime-refused" in defects:
+            return "555 5.5.4 Unsupported parameter"
+        ok = body in ("7BIT", "8BITMIME", "BINARYMIME") or "esmtp-body-unchecked" in defects
+        return None if ok else "501 5.5.4 BODY must be 7BIT, 8BITMIME or BINARYMIME"
     if key == "SMTPUTF8":
-        return None if value is None else "501 5.5.4 SMTPUTF8 takes no value"
+        ok = value is None or "esmtp-smtputf8-value-accepted" in defects
+        return None if ok else "501 5.5.4 SMTPUTF8 takes no value"
     if key == "AUTH" and auth_param:
+        if "esmtp-auth-param-refused" in defects:
+            return "555 5.5.4 Unsupported parameter"
         return None  # RFC 4954 §5: accepted; unused, as nothing is relayed
+    if key == "RET":  # RFC 3461 §4.3
+        ok = (value or "").upper() in ("FULL", "HDRS") or "esmtp-dsn-values-unchecked" in defects
+        return None if ok else "501 5.5.4 Syntax: RET=FULL or RET=HDRS"
+    if key == "ENVID":  # RFC 3461 §4.4: xtext, at most 100 characters
+        return None if value and _XTEXT.fullmatch(value) and len(value) <= 100 else "501 5.5.4 Bad ENVID syntax"
+    if "esmtp-unknown-param-ignored" in defects:
+        return None
     return "555 5.5.4 Unsupported parameter"  # §4.1.1.11
 
 
-def check_rcpt(arg: str, *, utf8: bool) -> Mailbox | str:
+_XTEXT = re.compile(r"(?:[\x21-\x2a\x2c-\x3c\x3e-\x7e]|\+[0-9A-F]{2})+")
+_NOTIFY = frozenset({"SUCCESS", "FAILURE", "DELAY"})
+
+
+def _rcpt_param_error(key: str, value: str | None, defects: DefectSet) -> str | None:
+    """RFC 3461 §4.1-4.2 NOTIFY and ORCPT; anything else is unsupported (§4.1.1.11)."""
+    if key == "NOTIFY":
+        items = (value or "").upper().split(",")
+        ok = (items == ["NEVER"] or (set(items) <= _NOTIFY and len(set(items)) == len(items)))
+        return None if ok or "esmtp-dsn-values-unchecked" in defects else "501 5.5.4 Bad NOTIFY parameter syntax"
+    if key == "ORCPT":
+        addr_type, semi, xtext = (value or "").partition(";")
+        ok = bool(semi) and _KEYWORD_RE.fullmatch(addr_type) is not None and _XTEXT.fullmatch(xtext) is not None
+        if ok and "esmtp-dsn-orcpt-refused" in defects:
+            ok = False
+        return None if ok else "501 5.5.4 Bad ORCPT parameter syntax"
+    if "esmtp-unknown-param-ignored" in defects:
+        return None
+    return "555 5.5.4 Unsupported parameter"
+
+
+_KEYWORD_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]*")
+
+
+def check_rcpt(arg: str, *, utf8: bool, defects: DefectSet | None = None) -> Mailbox | str:
     """Judge ``RCPT <arg>``: the recipient, or the error reply."""
     if arg[:3].upper() != "TO:":
         return "501 5.5.4 Syntax: RCPT TO:<address>"
@@ -87,7 +129,9 @@ def check_rcpt(arg: str, *, utf8: bool) -> Mailbox | str:
     params = parse_params(rest)
     if params is None:
         return "501 5.5.4 Invalid parameters"
-    if params:
-        return "555 5.5.4 Unsupported parameter"  # no RCPT extension (e.g. DSN) is offered
+    for key, value in params.items():
+        reply = _rcpt_param_error(key, value, defects if defects is not None else DefectSet())
+        if reply:
+            return reply
     assert mailbox is not None
     return mailbox

@@ -138,8 +138,14 @@ class CheckContext:
             "smtp_auth": {"login": t.smtp_auth[0], "password": t.smtp_auth[1]} if t.smtp_auth else {},
             "vars": dict(self.vars), "uid": self.uid, "check_id": self.check.id,
             "markers": {name: m.marker for name, m in self.messages.items()},
+            # keywords the current connection advertised last (EHLO or CAPA), upper-cased
+            "capabilities": self._current_capabilities(),
             **self.vars,
         }
+
+    def _current_capabilities(self) -> list[str]:
+        conn = self.conns.get(self.current) if self.current else None
+        return list(conn.capabilities) if conn is not None and conn.capabilities else []
 
     def render(self, text: str) -> str:
         return render(text, self.template_context())

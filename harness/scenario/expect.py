@@ -60,8 +60,10 @@ def judge(e: Expect, reply: SmtpReply | Pop3Response, captured: dict[str, Any],
         problems = _judge_smtp(e, reply, regex)
     else:
         problems = _judge_pop3(e, reply, regex)
-    if e.violations == "fail":
+    if e.violations in ("fail", "strict"):
         problems += [f"protocol violation: {v}" for v in server_violations(reply)]
+    if e.violations == "strict":
+        problems += [f"protocol violation: {v}" for v in server_violations(reply, "SHOULD")]
     for name, pattern in e.capture:
         # SMTP captures see "code text" so a check can branch on the code it got.
         m = pattern.search(str(reply) if isinstance(reply, SmtpReply) else reply.text.decode("utf-8", "replace"))

@@ -1,0 +1,186 @@
+"""Generate scenarios/pop3-states.yaml: the POP3 state x command matrix.
+
+Every command of ``harness.protocol.pop3_states.ALLOWED`` is tried in every
+state it is not valid in (it must get -ERR and leave the state unchanged),
+and the commands valid in both states are tried in each (+OK).
+
+    python scenarios/gen/pop3_states.py          # rewrite the YAML
+    python scenarios/gen/pop3_states.py --check  # exit 1 if the YAML is stale
+
+tests/test_generated_scenarios.py proves the committed YAML equals this output.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from harness.protocol.pop3_states import ALLOWED, Pop3State  # noqa: E402
+
+OUT = ROOT / "scenarios" / "pop3-states.yaml"
+A, T = Pop3State.AUTHORIZATION, Pop3State.TRANSACTION
+
+# Not generated: UTF8 (RFC 6856) needs the UTF8 capability, which the reference
+# server does not implement yet, so the check could not be proven there.
+NOT_GENERATED = frozenset({"UTF8"})
+
+# TRANSACTION-only commands sent in AUTHORIZATION (after USER, before PASS: the
+# state a server that opens the maildrop too early gets wrong).
+# form id suffix -> (command line, needs a delivered message, requires)
+AUTH_FORMS: dict[str, list[tuple[str, str, bool, list[str]]]] = {
+    "DELE": [("dele", "DELE {{ message_number }}", True, [])],
+    "LIST": [("list", "LIST", False, []), ("list-n", "LIST {{ message_number }}", True, [])],
+    "NOOP": [("noop", "NOOP", False, [])],
+    "RETR": [("retr", "RETR {{ message_number }}", True, [])],
+    "RSET": [("rset", "RSET", False, [])],
+    "STAT": [("stat", "STAT", False, [])],
+    "TOP": [("top", "TOP {{ message_number }} 0", True, ["TOP"])],
+    "UIDL": [("uidl", "UIDL", False, ["UIDL"]), ("uidl-n", "UIDL {{ message_number }}", True, ["UIDL"])],
+}
+
+# AUTHORIZATION-only commands sent in TRANSACTION.
+TRANS_FORMS: dict[str, dict] = {
+    "USER": {"steps": ['      - send: "USER {{ user.login }}"\n        expect: {ok: false}'],
+             "defects": ["pop3-auth-cmds-ok-in-transaction"], "rfc": ["1939#3", "1939#7"]},
+    "PASS": {"steps": ['      - send: "USER {{ user.login }}"\n        expect: {ok: false}',
+                       '      - send: "PASS {{ user.password }}"\n        secret: true\n        expect: {ok: false}'],
+             "defects": ["pop3-auth-cmds-ok-in-transaction"], "rfc": ["1939#3", "1939#7"]},
+    "APOP": {"steps": ['      - send: "APOP {{ user.login }} 0123456789abcdef0123456789abcdef"\n        expect: {ok: false}'],
+             "defects": ["pop3-auth-cmds-ok-in-transaction"], "rfc": ["1939#3", "1939#7"]},
+    "AUTH": {"steps": ['      - send: "AUTH PLAIN"\n        expect: {ok: false}'],
+             "defects": ["pop3-auth-cmds-ok-in-transaction"], "rfc": ["1939#3", "5034#4"]},
+    "STLS": {"steps": ["      - send: STLS\n        expect: {ok: false}"], "requires": ["STLS"], "tls": "none",
+             "defects": ["pop3-stls-after-login"], "rfc": ["2595#4", "1939#3"], "tags": ["stls"]},
+}
+
+DELIVER = """      - connect: smtp
+      - greeting:
+      - ehlo:
+      - mail: {message: {subject: "state matrix %s"}}
+      - retrieve: {message: message, delete: false}
+      - connect: pop3
+"""
+
+
+def _q(text: str) -> str:
+    """A single-quoted YAML scalar."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _flow(items: list[str]) -> str:
+    return "[" + ", ".join(f'"{x}"' if ("#" in x or "=" in x or ":" in x) else x for x in items) + "]"
+
+
+def _check(cid: str, title: str, level: str, rfc: list[str], rationale: str, defects: list[str],
+           steps: str, requires: list[str] | None = None, tls: str | None = None,
+           connect: bool = True, tags: list[str] | None = None) -> str:
+    out = [f"  - id: {cid}", f"    title: {_q(title)}", f"    level: {level}", f"    rfc: {_flow(rfc)}",
+           f"    rationale: {_q(rationale)}", f"    tags: {_flow(['state-matrix'] + (tags or []))}"]
+    if requires:
+        out.append(f"    requires: {_flow(requires)}")
+    if tls:
+        out.append(f"    tls: {tls}")
+    out.append(f"    defects: {_flow(defects)}")
+    if not connect:
+        out.append("    connect: false")
+    out.append("    steps:")
+    return "\n".join(out) + "\n" + steps.rstrip("\n") + "\n"
+
+
+def authorization_cells() -> list[str]:
+    cells = []
+    for verb in sorted(ALLOWED[T] - ALLOWED[A] - NOT_GENERATED):
+        for suffix, line, needs_message, requires in AUTH_FORMS[verb]:
+            shown = line.replace("{{ message_number }}", "n")
+            defects = ["pop3-user-opens-maildrop"]
+            if verb in ("STAT", "LIST") and not needs_message:
+                defects.append("pop3-transaction-before-auth")
+            steps = (DELIVER % shown) if needs_message else ""
+            steps += f"""      - greeting:
+      - send: "USER {{{{ user.login }}}}"
+        expect: {{ok: true}}
+      - send: "{line}"
+        note: still AUTHORIZATION (no PASS yet)
+        expect: {{ok: false}}
+      - login:
+"""
+            if needs_message:
+                steps += '      - send: "DELE {{ message_number }}"\n        expect: {ok: true}\n'
+            steps += "      - quit:\n"
+            cells.append(_check(
+                f"pop3.state.authorization.{suffix}",
+                f"{shown} in the AUTHORIZATION state (after USER, before PASS) is refused",
+                "MUST", ["1939#3", "1939#5" if verb not in ("TOP", "UIDL") else "1939#7"],
+                f"{verb} may only be given in the TRANSACTION state, and a command in the wrong state gets -ERR (RFC 1939 §3); the session stays in AUTHORIZATION.",
+                defects, steps, requires=requires, connect=not needs_message))
+    return cells
+
+
+def transaction_cells() -> list[str]:
+    cells = []
+    for verb in sorted(ALLOWED[A] - ALLOWED[T] - NOT_GENERATED):
+        spec = TRANS_FORMS[verb]
+        steps = "      - greeting:\n      - login:\n" + "\n".join(spec["steps"]) + "\n"
+        steps += "      - send: NOOP\n        note: still TRANSACTION\n        expect: {ok: true}\n      - quit:\n"
+        cells.append(_check(
+            f"pop3.state.transaction.{verb.lower()}",
+            f"{verb} in the TRANSACTION state is refused",
+            "MUST", spec["rfc"],
+            f"{verb} is valid only in the AUTHORIZATION state; in TRANSACTION it gets -ERR and the session stays usable (RFC 1939 §3).",
+            spec["defects"], steps, requires=spec.get("requires"), tls=spec.get("tls"), tags=spec.get("tags")))
+    return cells
+
+
+def both_state_cells() -> list[str]:
+    cells = []
+    both = sorted(ALLOWED[A] & ALLOWED[T])
+    assert both == ["CAPA", "QUIT"], both  # the cells below are written for these
+    cells.append(_check(
+        "pop3.state.authorization.capa", "CAPA in the AUTHORIZATION state answers +OK and leaves the state unchanged",
+        "MUST", ["2449#5"], "CAPA is valid in the AUTHORIZATION and TRANSACTION states (RFC 2449 §5).",
+        ["pop3-missing-terminator"],
+        "      - greeting:\n      - send: CAPA\n        expect: {ok: true, multiline: true, timeout: 3}\n      - login:\n      - quit:\n"))
+    cells.append(_check(
+        "pop3.state.transaction.capa", "CAPA in the TRANSACTION state answers +OK with a capability list",
+        "MUST", ["2449#5"], "CAPA is valid in the AUTHORIZATION and TRANSACTION states (RFC 2449 §5).",
+        ["pop3-capa-auth-only"],
+        "      - greeting:\n      - login:\n      - send: CAPA\n        expect: {ok: true, multiline: true}\n      - quit:\n"))
+    cells.append(_check(
+        "pop3.state.authorization.quit", "QUIT in the AUTHORIZATION state answers +OK and closes the connection",
+        "MUST", ["1939#4"], "QUIT in AUTHORIZATION ends the session with +OK and without entering the UPDATE state (RFC 1939 §4).",
+        ["pop3-quit-auth-no-reply"], "      - greeting:\n      - quit:\n"))
+    cells.append(_check(
+        "pop3.state.transaction.quit", "QUIT in the TRANSACTION state answers +OK, enters UPDATE and closes the connection",
+        "MUST", ["1939#6"], "QUIT from TRANSACTION enters the UPDATE state, which ends with the server closing the TCP connection (RFC 1939 §6).",
+        ["pop3-update-stays-open"], "      - greeting:\n      - login:\n      - quit:\n"))
+    cells.append(_check(
+        "pop3.state.transaction.noop", "NOOP in the TRANSACTION state answers +OK",
+        "MUST", ["1939#5"], "NOOP does nothing but reply with a positive response (RFC 1939 §5).",
+        ["pop3-noop-unimplemented"], "      - greeting:\n      - login:\n      - send: NOOP\n        expect: {ok: true}\n      - quit:\n"))
+    return cells
+
+
+def render() -> str:
+    head = ("# GENERATED by scenarios/gen/pop3_states.py from harness/protocol/pop3_states.py: do not edit.\n"
+            "suite: pop3-states\nprotocol: pop3\n"
+            "description: 'The POP3 state x command matrix (RFC 1939 §3-§6, RFC 2449, 2595, 5034): every command in every state.'\n"
+            "checks:\n")
+    return head + "\n".join(authorization_cells() + transaction_cells() + both_state_cells())
+
+
+def main(argv: list[str]) -> int:
+    text = render()
+    if "--check" in argv:
+        stale = not OUT.exists() or OUT.read_text() != text
+        print(f"{OUT} is {'stale' if stale else 'up to date'}")
+        return 1 if stale else 0
+    OUT.write_text(text)
+    print(f"wrote {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
