@@ -216,6 +216,9 @@ def _auth(ctx: CheckContext, step: Step) -> None:
         user = ctx.user(spec.get("user", 0))
         login, password = user.login, spec.get("password", user.password)
     mech = spec["mechanism"]
+    if conn.protocol == "pop3":
+        # a successful AUTH opens the maildrop, like PASS: keep other checks out of it
+        ctx.locks.acquire(login, ctx.uid)
     final = default_expect(conn, Expect(code=frozenset({235})), OK_POP3)
     for secret in (password, _b64(f"\0{login}\0{password}".encode()), _b64(password.encode())):
         ctx.transcript.add_secret(secret)

@@ -9,6 +9,7 @@ autoescaping (the output is wire text, not HTML).
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from typing import Any, Mapping
 
@@ -27,6 +28,7 @@ def _env() -> SandboxedEnvironment:
     env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
                                keep_trailing_newline=True)
     env.filters["regex_escape"] = re.escape      # for expectations built from captured text
+    env.filters["md5"] = lambda text: hashlib.md5(str(text).encode("utf-8")).hexdigest()  # APOP (RFC 1939 §7)
     return env
 
 

@@ -38,10 +38,10 @@ def _greeting_code(srv: ReferenceServer) -> int:
         return w.code()
 
 
-def _helo_lines(srv: ReferenceServer) -> int:
+def _helo_lines(srv: ReferenceServer) -> str:
     with smtp_session(srv.smtp_port, ehlo=None) as w:
         w.send("HELO client.test")
-        return len(w.smtp()[1])
+        return "single" if len(w.smtp()[1]) == 1 else "multi"
 
 
 def _ehlo_line_codes(srv: ReferenceServer) -> set[bytes]:
@@ -318,7 +318,7 @@ def _first_list_number(srv: ReferenceServer) -> bytes:
 
 TABLE: dict[str, tuple[Probe, Any, Any]] = {
     "smtp-greeting-code": (_greeting_code, 220, 250),
-    "smtp-helo-multiline": (_helo_lines, 1, 8),
+    "smtp-helo-multiline": (_helo_lines, "single", "multi"),
     "smtp-case-sensitive": (_code_after("mail FROM:<a@remote.test>"), 250, 500),
     "smtp-rcpt-before-mail": (_code_after("RCPT TO:<alice@example.test>"), 503, 250),
     "smtp-data-without-rcpt": (_code_after("MAIL FROM:<a@remote.test>", "RCPT TO:<nobody@example.test>", "DATA"), 503, 354),
@@ -381,7 +381,8 @@ def test_table_covers_every_base_defect() -> None:
 @pytest.mark.parametrize("name", sorted(DEFECTS))
 def test_defect_registry_entry(name: str) -> None:
     defect = DEFECTS[name]
-    assert defect.name == name and defect.protocol == name.split("-")[0]
+    # esmtp-* knobs are SMTP-server bugs too
+    assert defect.name == name and defect.protocol == {"esmtp": "smtp"}.get(name.split("-")[0], name.split("-")[0])
     assert defect.description.endswith(".") and "\n" not in defect.description
 
 

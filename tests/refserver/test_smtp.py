@@ -18,11 +18,15 @@ def test_greeting_and_ehlo_keywords(server: ReferenceServer) -> None:
         code, lines = w.smtp()
         assert (code, lines) == (220, [b"mail.example.test ESMTP mailharness-ref"])
         w.send("EHLO client.test")
-        raw = [w.line() for _ in range(8)]
-        assert [line[:4] for line in raw] == [b"250-"] * 7 + [b"250 "]  # §4.2.1: one code throughout
-        assert [line[4:] for line in raw] == [b"mail.example.test", b"SIZE 10485760", b"8BITMIME", b"PIPELINING",
-                                              b"ENHANCEDSTATUSCODES", b"SMTPUTF8", b"HELP",
-                                              b"STARTTLS"]  # no AUTH in plaintext
+        raw = [w.line()]
+        while raw[-1][:4] == b"250-":
+            raw.append(w.line())
+        assert [line[:4] for line in raw] == [b"250-"] * (len(raw) - 1) + [b"250 "]  # §4.2.1: one code throughout
+        keywords = [line[4:] for line in raw]
+        assert keywords[0] == b"mail.example.test"
+        assert {b"SIZE 10485760", b"8BITMIME", b"PIPELINING", b"ENHANCEDSTATUSCODES", b"SMTPUTF8",
+                b"STARTTLS"} <= set(keywords[1:])
+        assert not [k for k in keywords if k.startswith(b"AUTH")]  # no AUTH in plaintext
         w.send("HELO client.test")
         assert w.smtp() == (250, [b"mail.example.test"])
 
