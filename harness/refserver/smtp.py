@@ -248,7 +248,7 @@ class RefSMTP(EsmtpExtensions, SmtpConnection):  # smtp_ext: BDAT, DSN, ESMTP kn
         reader, recorded = self._recording_reader()
         outcome = await receive_data(
             reader,
-            size_limit=(32 * 1024 if "smtp-small-message-limit" in self.defects else SIZE_LIMIT) * (1000 if "esmtp-data-size-unenforced" in self.defects else 1),
+            size_limit=(32 * 1024 if "smtp-small-message-limit" in self.defects else SIZE_LIMIT) * (1000 if "smtp-ext-data-size-unenforced" in self.defects else 1),
             bare_lf_end="smtp-bare-lf-end" in self.defects,
             unstuff="smtp-no-dot-unstuffing" not in self.defects,
             truncate_at=500 if "smtp-data-line-truncate" in self.defects else None,

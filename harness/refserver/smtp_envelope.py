@@ -53,9 +53,9 @@ def _check_mail(arg: str, *, extended: bool, auth_param: bool, defects: DefectSe
             return MailCheck(reply)
     utf8 = "SMTPUTF8" in params
     if mailbox is not None and not str(mailbox).isascii():
-        if not utf8 and "esmtp-utf8-without-param" not in defects:
+        if not utf8 and "smtp-ext-utf8-without-param" not in defects:
             return MailCheck(NON_ASCII)
-        if utf8 and "esmtp-smtputf8-refused" in defects:
+        if utf8 and "smtp-ext-smtputf8-refused" in defects:
             return MailCheck("553 5.6.7 Non-ASCII addresses are not permitted")
         utf8 = True
     if mailbox is None and "smtp-null-sender-rejected" in defects:
@@ -66,29 +66,29 @@ def _check_mail(arg: str, *, extended: bool, auth_param: bool, defects: DefectSe
 def _param_error(key: str, value: str | None, *, auth_param: bool, defects: DefectSet) -> str | None:
     if key == "SIZE":
         if value is None or not value.isdigit() or not value.isascii() or len(value) > 20:
-            return None if "esmtp-size-syntax-lenient" in defects else "501 5.5.4 Syntax: SIZE=<octets>"
+            return None if "smtp-ext-size-syntax-lenient" in defects else "501 5.5.4 Syntax: SIZE=<octets>"
         if int(value) > SIZE_LIMIT and "smtp-size-ignored" not in defects:
             return "552 5.3.4 Message size exceeds fixed maximum message size"  # RFC 1870 §6.1
         return None
     if key == "BODY":
         body = (value or "").upper()
-        if body == "8BITMIME" and "esmtp-body-8bitmime-refused" in defects:
+        if body == "8BITMIME" and "smtp-ext-body-8bitmime-refused" in defects:
             return "555 5.5.4 Unsupported parameter"
-        ok = body in ("7BIT", "8BITMIME", "BINARYMIME") or "esmtp-body-unchecked" in defects
+        ok = body in ("7BIT", "8BITMIME", "BINARYMIME") or "smtp-ext-body-unchecked" in defects
         return None if ok else "501 5.5.4 BODY must be 7BIT, 8BITMIME or BINARYMIME"
     if key == "SMTPUTF8":
-        ok = value is None or "esmtp-smtputf8-value-accepted" in defects
+        ok = value is None or "smtp-ext-smtputf8-value-accepted" in defects
         return None if ok else "501 5.5.4 SMTPUTF8 takes no value"
     if key == "AUTH" and auth_param:
-        if "esmtp-auth-param-refused" in defects:
+        if "smtp-ext-auth-param-refused" in defects:
             return "555 5.5.4 Unsupported parameter"
         return None  # RFC 4954 §5: accepted; unused, as nothing is relayed
     if key == "RET":  # RFC 3461 §4.3
-        ok = (value or "").upper() in ("FULL", "HDRS") or "esmtp-dsn-values-unchecked" in defects
+        ok = (value or "").upper() in ("FULL", "HDRS") or "smtp-ext-dsn-values-unchecked" in defects
         return None if ok else "501 5.5.4 Syntax: RET=FULL or RET=HDRS"
     if key == "ENVID":  # RFC 3461 §4.4: xtext, at most 100 characters
         return None if value and _XTEXT.fullmatch(value) and len(value) <= 100 else "501 5.5.4 Bad ENVID syntax"
-    if "esmtp-unknown-param-ignored" in defects:
+    if "smtp-ext-unknown-param-ignored" in defects:
         return None
     return "555 5.5.4 Unsupported parameter"  # §4.1.1.11
 
@@ -102,14 +102,14 @@ def _rcpt_param_error(key: str, value: str | None, defects: DefectSet) -> str | 
     if key == "NOTIFY":
         items = (value or "").upper().split(",")
         ok = (items == ["NEVER"] or (set(items) <= _NOTIFY and len(set(items)) == len(items)))
-        return None if ok or "esmtp-dsn-values-unchecked" in defects else "501 5.5.4 Bad NOTIFY parameter syntax"
+        return None if ok or "smtp-ext-dsn-values-unchecked" in defects else "501 5.5.4 Bad NOTIFY parameter syntax"
     if key == "ORCPT":
         addr_type, semi, xtext = (value or "").partition(";")
         ok = bool(semi) and _KEYWORD_RE.fullmatch(addr_type) is not None and _XTEXT.fullmatch(xtext) is not None
-        if ok and "esmtp-dsn-orcpt-refused" in defects:
+        if ok and "smtp-ext-dsn-orcpt-refused" in defects:
             ok = False
         return None if ok else "501 5.5.4 Bad ORCPT parameter syntax"
-    if "esmtp-unknown-param-ignored" in defects:
+    if "smtp-ext-unknown-param-ignored" in defects:
         return None
     return "555 5.5.4 Unsupported parameter"
 

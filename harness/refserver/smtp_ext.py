@@ -27,12 +27,12 @@ def extension_keywords(conn: Any, keywords: list[str]) -> list[str]:
     """The EHLO keywords with this module's extensions added (RFC 3030, RFC 3461)."""
     out = []
     for kw in keywords:
-        if kw.startswith("SIZE ") and "esmtp-size-keyword-units" in conn.defects:
+        if kw.startswith("SIZE ") and "smtp-ext-size-keyword-units" in conn.defects:
             kw = f"SIZE {SIZE_LIMIT // (1024 * 1024)}M"
         out.append(kw)
         if kw == "8BITMIME":
             out += ["CHUNKING", "BINARYMIME", "DSN"]
-    if conn.implicit_tls and "esmtp-implicit-tls-starttls" in conn.defects and "STARTTLS" not in out:
+    if conn.implicit_tls and "smtp-ext-implicit-tls-starttls" in conn.defects and "STARTTLS" not in out:
         out.append("STARTTLS")
     return out
 
@@ -69,21 +69,21 @@ class EsmtpExtensions:
         text = status.decode("utf-8", "surrogateescape") if isinstance(status, bytes) else status
         d = self.defects  # type: ignore[attr-defined]
         if self._verb == "AUTH":
-            if text.startswith("235 ") and "esmtp-auth-success-250" in d:
+            if text.startswith("235 ") and "smtp-ext-auth-success-250" in d:
                 text = "250 2.7.0 Authentication successful"
-            elif text.startswith("535 5.7.8 Authentication credentials") and "esmtp-auth-failure-accepted" in d:
+            elif text.startswith("535 5.7.8 Authentication credentials") and "smtp-ext-auth-failure-accepted" in d:
                 self.session.authenticated = True  # type: ignore[attr-defined]
                 text = "235 2.7.0 Authentication successful"
-            elif text.startswith("501 5.5.2 Cannot decode") and "esmtp-auth-garbage-535" in d:
+            elif text.startswith("501 5.5.2 Cannot decode") and "smtp-ext-auth-garbage-535" in d:
                 text = "535 5.7.8 Authentication credentials invalid"
-            elif text.startswith("504 ") and "esmtp-auth-unknown-mech-535" in d:
+            elif text.startswith("504 ") and "smtp-ext-auth-unknown-mech-535" in d:
                 text = "535 5.7.8 Authentication failed"
-        if self._verb == "RCPT" and "esmtp-enhanced-missing" in d:
+        if self._verb == "RCPT" and "smtp-ext-enhanced-missing" in d:
             text = _ENHANCED.sub(r"\1", text)
-        if text.startswith("5") and "esmtp-enhanced-class-mismatch" in d:
+        if text.startswith("5") and "smtp-ext-enhanced-class-mismatch" in d:
             text = _ENHANCED.sub(r"\g<1>4\3", text)
         await super().push(text)  # type: ignore[misc]
-        if text[:1] in ("4", "5") and "esmtp-pipeline-flush-after-error" in d:
+        if text[:1] in ("4", "5") and "smtp-ext-pipeline-flush-after-error" in d:
             self._reader._buffer.clear()  # type: ignore[attr-defined]
 
     # ----- wrapped commands ----------------------------------------------------------
@@ -94,7 +94,7 @@ class EsmtpExtensions:
         if not had_sender and self.envelope.mail_from is not None:  # type: ignore[attr-defined]
             params = arg.upper().split()[1:]
             self.envelope.binarymime = "BODY=BINARYMIME" in params  # type: ignore[attr-defined]
-            if "esmtp-pipeline-flush" in self.defects:  # type: ignore[attr-defined]
+            if "smtp-ext-pipeline-flush" in self.defects:  # type: ignore[attr-defined]
                 self._reader._buffer.clear()  # type: ignore[attr-defined]
 
     async def _ext_rcpt(self, handler: Callable[[str], Awaitable[None]], arg: str) -> None:
@@ -117,11 +117,11 @@ class EsmtpExtensions:
         except AddressError:
             return False
         if mailbox is None or (mailbox.domain or "").lower() != ours:
-            return "esmtp-source-route-relay" in d and text.lower().startswith(f"<@{ours}:")
+            return "smtp-ext-source-route-relay" in d and text.lower().startswith(f"<@{ours}:")
         local = mailbox.local
-        if "esmtp-percent-hack-relay" in d and "%" in local and not local.startswith('"'):
+        if "smtp-ext-percent-hack-relay" in d and "%" in local and not local.startswith('"'):
             return local.rpartition("%")[2].lower() != ours
-        if "esmtp-quoted-at-relay" in d and local.startswith('"') and "@" in local:
+        if "smtp-ext-quoted-at-relay" in d and local.startswith('"') and "@" in local:
             return local.strip('"').rpartition("@")[2].lower() != ours
         return False
 
@@ -129,10 +129,10 @@ class EsmtpExtensions:
         env = self.envelope  # type: ignore[attr-defined]
         d = self.defects  # type: ignore[attr-defined]
         if env.mail_from is not None and not arg:
-            if getattr(env, "bdat_parts", None) is not None and "esmtp-bdat-then-data" not in d:
+            if getattr(env, "bdat_parts", None) is not None and "smtp-ext-bdat-then-data" not in d:
                 await self.push("503 5.5.1 Error: DATA not allowed after BDAT")  # RFC 3030 §2
                 return
-            if getattr(env, "binarymime", False) and "esmtp-binarymime-data-accepted" not in d:
+            if getattr(env, "binarymime", False) and "smtp-ext-binarymime-data-accepted" not in d:
                 await self.push("503 5.5.1 Error: BODY=BINARYMIME requires BDAT")  # RFC 3030 §3
                 return
             env.bdat_parts = None
@@ -141,11 +141,11 @@ class EsmtpExtensions:
     async def _ext_auth(self, handler: Callable[[str], Awaitable[None]], arg: str) -> None:
         d = self.defects  # type: ignore[attr-defined]
         words = arg.split()
-        if len(words) == 2 and words[1] == "=" and "esmtp-auth-empty-initial" in d:
+        if len(words) == 2 and words[1] == "=" and "smtp-ext-auth-empty-initial" in d:
             arg = words[0]
         env = self.envelope  # type: ignore[attr-defined]
         sender = env.mail_from
-        if sender is not None and "esmtp-auth-in-transaction" in d:
+        if sender is not None and "smtp-ext-auth-in-transaction" in d:
             env.mail_from = None
             try:
                 await handler(arg)
@@ -155,7 +155,7 @@ class EsmtpExtensions:
         await handler(arg)
 
     async def _ext_vrfy(self, handler: Callable[[str], Awaitable[None]], arg: str) -> None:
-        if arg and "esmtp-vrfy-enumeration" in self.defects:  # type: ignore[attr-defined]
+        if arg and "smtp-ext-vrfy-enumeration" in self.defects:  # type: ignore[attr-defined]
             users = self.ctx.users  # type: ignore[attr-defined]
             local = arg.strip("<>").partition("@")[0]
             if users.by_local_part(local.lower()) is None and local.lower() != "postmaster":
@@ -167,9 +167,9 @@ class EsmtpExtensions:
 
     async def smtp_STARTTLS(self, arg: str) -> None:
         d = self.defects  # type: ignore[attr-defined]
-        if arg and "esmtp-starttls-arg-accepted" in d:
+        if arg and "smtp-ext-starttls-arg-accepted" in d:
             arg = ""
-        if self.tls_active and "esmtp-starttls-in-tls" in d:  # type: ignore[attr-defined]
+        if self.tls_active and "smtp-ext-starttls-in-tls" in d:  # type: ignore[attr-defined]
             await self.push("220 2.0.0 Ready to start TLS")
             return
         await super().smtp_STARTTLS(arg)  # type: ignore[misc]
@@ -181,10 +181,10 @@ class EsmtpExtensions:
         d = self.defects  # type: ignore[attr-defined]
         if overflow:
             return segment, overflow
-        if "esmtp-nul-stripped" in d:
+        if "smtp-ext-nul-stripped" in d:
             segment = segment.replace(b"\0", b"")
-        any_eol = "esmtp-any-eol-end" in d
-        if any_eol or "esmtp-bare-cr-end" in d:
+        any_eol = "smtp-ext-any-eol-end" in d
+        if any_eol or "smtp-ext-bare-cr-end" in d:
             m = _BARE_CR.search(segment)
             if m is not None and m.end() < len(segment):
                 rest = segment[m.end():]
@@ -206,7 +206,7 @@ class EsmtpExtensions:
             await self.push("501 5.5.4 Syntax: BDAT chunk-size [LAST]")
             return
         size, last = int(m.group(1)), m.group(2) is not None
-        if "esmtp-bdat-line-read" in d:
+        if "smtp-ext-bdat-line-read" in d:
             chunk = await self._reader.readuntil(b"\n") if size else b""  # type: ignore[attr-defined]
         else:
             chunk = await self._reader.readexactly(size) if size else b""  # type: ignore[attr-defined]
@@ -216,7 +216,7 @@ class EsmtpExtensions:
             await self.push("503 5.5.1 Error: send HELO/EHLO first")
             return
         discard = env.mail_from is None or not env.recipients
-        if discard and "esmtp-bdat-no-mail-accepted" not in d:
+        if discard and "smtp-ext-bdat-no-mail-accepted" not in d:
             what = "MAIL" if env.mail_from is None else "RCPT"
             await self.push(f"503 5.5.1 Error: need {what} command")  # the chunk was read and dropped
             return
