@@ -64,7 +64,8 @@ def test_missing_path_and_unknown_defect_exit_2(tmp_path: Path) -> None:
 def test_run_embedded_passes_and_writes_reports(tmp_path: Path) -> None:
     out = tmp_path / "out"
     junit = tmp_path / "j.xml"
-    r = mh("run", "-k", "smtp.rcpt or pop3.capa or roundtrip.plain", "--out", str(out), "--junit", str(junit))
+    r = mh("run", "-k", "smtp.rcpt-before-mail or pop3.capa and not both or roundtrip.plain-text", "--out", str(out),
+           "--junit", str(junit))
     assert r.returncode == 0, r.stdout + r.stderr
     data = json.loads((out / "results.json").read_text())
     assert data["summary"]["gate"] == "passed"

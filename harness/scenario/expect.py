@@ -57,9 +57,9 @@ def judge(e: Expect, reply: SmtpReply | Pop3Response, captured: dict[str, Any],
             raise CheckFailed([f"invalid regular expression after templating: {exc}"]) from None
 
     if isinstance(reply, SmtpReply):
-        problems = _judge_smtp(e, reply, regex)
+        problems = _judge_smtp(e, reply, regex, render)
     else:
-        problems = _judge_pop3(e, reply, regex)
+        problems = _judge_pop3(e, reply, regex, render)
     if e.violations in ("fail", "strict"):
         problems += [f"protocol violation: {v}" for v in server_violations(reply)]
     if e.violations == "strict":
@@ -80,7 +80,8 @@ def _caps(e: Expect, caps: Capabilities) -> list[str]:
     return problems
 
 
-def _judge_smtp(e: Expect, r: SmtpReply, regex: Callable[[str], re.Pattern[str]]) -> list[str]:
+def _judge_smtp(e: Expect, r: SmtpReply, regex: Callable[[str], re.Pattern[str]],
+                render: Callable[[str], str]) -> list[str]:
     p: list[str] = []
     if e.code and r.code not in e.code:
         p.append(f"expected code {_fmt_codes(e.code)}, got {r.code}")
@@ -93,7 +94,7 @@ def _judge_smtp(e: Expect, r: SmtpReply, regex: Callable[[str], re.Pattern[str]]
     if e.enhanced_class and (r.enhanced is None or r.enhanced.klass != e.enhanced_class):
         p.append(f"expected an enhanced status of class {e.enhanced_class}, got {r.enhanced or 'none'}")
     if e.text is not None and not regex(e.text).search(r.text):
-        p.append(f"reply text does not match /{e.text}/")
+        p.append(f"reply text does not match /{render(e.text)}/")
     if e.multiline is not None and r.is_multiline != e.multiline:
         p.append(f"expected a {'multi' if e.multiline else 'single'}-line reply, got {len(r.lines)} line(s)")
     if e.capabilities or e.no_capabilities:
@@ -104,7 +105,8 @@ def _judge_smtp(e: Expect, r: SmtpReply, regex: Callable[[str], re.Pattern[str]]
     return p
 
 
-def _judge_pop3(e: Expect, r: Pop3Response, regex: Callable[[str], re.Pattern[str]]) -> list[str]:
+def _judge_pop3(e: Expect, r: Pop3Response, regex: Callable[[str], re.Pattern[str]],
+                render: Callable[[str], str]) -> list[str]:
     p: list[str] = []
     if e.ok is not None and r.ok is not e.ok:
         p.append(f"expected {'+OK' if e.ok else '-ERR'}, got {r.status}")
@@ -113,12 +115,12 @@ def _judge_pop3(e: Expect, r: Pop3Response, regex: Callable[[str], re.Pattern[st
     if e.resp_code and r.resp_code != e.resp_code.upper():
         p.append(f"expected response code [{e.resp_code}], got {('[' + r.resp_code + ']') if r.resp_code else 'none'}")
     if e.text is not None and not regex(e.text).search(r.text.decode("utf-8", "replace")):
-        p.append(f"status text does not match /{e.text}/")
+        p.append(f"status text does not match /{render(e.text)}/")
     body = r.body or ()
     if e.multiline is not None and (r.body is not None) != e.multiline:
         p.append(f"expected {'a' if e.multiline else 'no'} multi-line body")
     if e.body is not None and not regex(e.body).search(r.body_bytes.decode("utf-8", "replace")):
-        p.append(f"body does not match /{e.body}/")
+        p.append(f"body does not match /{render(e.body)}/")
     if e.body_lines is not None and len(body) != e.body_lines:
         p.append(f"expected {e.body_lines} body line(s), got {len(body)}")
     if e.min_body_lines is not None and len(body) < e.min_body_lines:
