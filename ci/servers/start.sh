@@ -59,8 +59,8 @@ chown postfix: "$PFD"       # master.lock etc.; postfix check only warns about i
 
 # ---- users -------------------------------------------------------------------------------------------
 # Local system accounts (uid >= 1000, Dovecot's first_valid_uid is 500) whose ~/Maildir both servers use.
-# Six mailboxes, so parallel checks that lock a POP3 maildrop rarely wait for each other.
-MH_USERS="alice bob carol dave erin frank"
+# Twelve mailboxes, so parallel checks that lock a POP3 maildrop rarely wait for each other.
+MH_USERS="alice bob carol dave erin frank grace heidi ivan judy mallory oscar"
 for name in $MH_USERS; do
     u="mh$name" pw="${name}pw"
     if ! id "$u" >/dev/null 2>&1; then
@@ -229,6 +229,14 @@ ssl_key = <$TLS/key.pem
 ssl_min_protocol = TLSv1.2
 
 disable_plaintext_auth = no
+# Dovecot waits 2 s after a failed login by default, and its anvil penalty then delays every login from
+# the same IP (2, 4, 8, 15 s); the suites fail logins on purpose, so both are off for this test server.
+auth_failure_delay = 0
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
 auth_mechanisms = plain login
 mail_location = maildir:~/Maildir
 first_valid_uid = 1000

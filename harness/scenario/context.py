@@ -76,6 +76,7 @@ class CheckContext:
     greetings: dict[str, Any] = field(default_factory=dict)     # conn name → greeting read during setup
     deadline: float = 0.0
     uid: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    session_logins: dict[str, str] = field(default_factory=dict)   # POP3 connection name → login it holds
     rotation: int = 0             # users[0] of this check is target.users[rotation % n]
     users: tuple[User, ...] = ()
 
@@ -106,6 +107,17 @@ class CheckContext:
             known = ", ".join(self.conns) or "none"
             raise CheckFailed([f"no open connection named {name!r} (open: {known})"], step)
         return self.conns[name]
+
+    def lock_session(self, conn_name: str, login: str) -> None:
+        """A POP3 login on ``conn_name``: hold the mailbox until that session ends."""
+        self.locks.acquire(login, self.uid)
+        self.session_logins[conn_name] = login
+
+    def end_session(self, conn_name: str) -> None:
+        """The session on ``conn_name`` is over (QUIT or dropped): let other checks have the mailbox."""
+        login = self.session_logins.pop(conn_name, None)
+        if login is not None and login not in self.session_logins.values():
+            self.locks.release(login, self.uid)
 
     def close_all(self) -> None:
         for conn in self.conns.values():

@@ -29,6 +29,7 @@ class MailboxLocks:
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
         self._owner: dict[str, str] = {}
+        self._pinned: set[str] = set()
         self.wait = wait
 
     def acquire(self, login: str, owner: str) -> None:
@@ -40,6 +41,19 @@ class MailboxLocks:
             raise Timeout(f"mailbox {login!r} stayed busy with another check for {self.wait:g} s")
         with self._guard:
             self._owner[login] = owner
+
+    def pin(self, login: str, owner: str) -> None:
+        """Hold the lock until the owner's check ends (its message numbers must stay valid)."""
+        self.acquire(login, owner)
+        with self._guard:
+            self._pinned.add(login)
+
+    def release(self, login: str, owner: str) -> None:
+        """Give the lock back when the owner's session on it ended, unless it is pinned."""
+        with self._guard:
+            if self._owner.get(login) == owner and login not in self._pinned:
+                del self._owner[login]
+                self._locks[login].release()
 
     @contextlib.contextmanager
     def hold(self, login: str, owner: str) -> Iterator[None]:
@@ -59,6 +73,7 @@ class MailboxLocks:
         with self._guard:
             for login, who in list(self._owner.items()):
                 if who == owner:
+                    self._pinned.discard(login)
                     del self._owner[login]
                     self._locks[login].release()
 

@@ -108,6 +108,9 @@ def _quit(ctx: CheckContext, step: Step) -> None:
         return
     expect_all(ctx, conn, step, default_expect(conn, Expect(code=frozenset({221})), OK_POP3))
     expect_one(ctx, conn, Expect(closed=True), step)
+    # The server has closed after QUIT, so its own maildrop lock is gone too (a
+    # dropped connection keeps ours until the check ends: the server may lag).
+    ctx.end_session(conn.name)
 
 
 @executor("sleep")
@@ -119,10 +122,28 @@ def _sleep(ctx: CheckContext, step: Step) -> None:
 
 @executor("slow_send")
 def _slow_send(ctx: CheckContext, step: Step) -> None:
+    """Send in small TCP segments. ``data`` is raw bytes; ``message`` (after DATA/354) builds,
+    registers (``as``, for ``retrieve``) and dot-stuffs a message like ``send_data``, ends it
+    with ``end`` (default CRLF.CRLF; ``''`` leaves DATA open) and ``stop_after: N`` sends only
+    the first N octets: with ``drop`` after it, a transfer cut off mid-message."""
     conn = ctx.conn(step)
-    data = decode_escapes(ctx.render(step.value["data"]))
-    delay = parse_duration(step.value.get("delay", 0.05))
-    chunk = step.value.get("chunk", 1)
+    spec = step.value
+    if "message" in spec:
+        from harness.message import dot_stuff
+        sender = ctx.render(spec.get("from", ctx.default_sender()))
+        to = spec.get("to")
+        rcpts = [ctx.user(0).address] if to is None else [ctx.render(t) for t in ([to] if isinstance(to, str) else to)]
+        sent = ctx.build(spec.get("as", "message"), spec["message"], sender, rcpts)
+        body = dot_stuff(sent.data) if spec.get("dot_stuff", True) else sent.data
+        end = decode_escapes(spec["end"]) if "end" in spec else b"\r\n.\r\n"
+        data = body.removesuffix(b"\r\n") + end
+        ctx.transcript.event(conn.name, f"message {sent.name} ({len(sent.data)} octets) sent slowly")
+    else:
+        data = decode_escapes(ctx.render(spec["data"]))
+    if "stop_after" in spec:
+        data = data[:spec["stop_after"]]
+    delay = parse_duration(spec.get("delay", 0.05))
+    chunk = spec.get("chunk", 1)
     set_nodelay = getattr(conn.stream, "set_nodelay", None)
     if set_nodelay:
         set_nodelay(True)       # so each chunk leaves as its own TCP segment
@@ -218,7 +239,7 @@ def _auth(ctx: CheckContext, step: Step) -> None:
     mech = spec["mechanism"]
     if conn.protocol == "pop3":
         # a successful AUTH opens the maildrop, like PASS: keep other checks out of it
-        ctx.locks.acquire(login, ctx.uid)
+        ctx.lock_session(conn.name, login)
     final = default_expect(conn, Expect(code=frozenset({235})), OK_POP3)
     for secret in (password, _b64(f"\0{login}\0{password}".encode()), _b64(password.encode())):
         ctx.transcript.add_secret(secret)
@@ -279,7 +300,7 @@ def _login(ctx: CheckContext, step: Step) -> None:
     user = ctx.user(ref if ref is not None else 0)
     password = value.get("password", user.password) if isinstance(value, dict) else user.password
     ctx.transcript.add_secret(password)
-    ctx.locks.acquire(user.login, ctx.uid)
+    ctx.lock_session(conn.name, user.login)
     conn.send_line(f"USER {user.login}")
     expect_one(ctx, conn, OK_POP3, step)
     conn.send_line(f"PASS {password}")

@@ -87,11 +87,15 @@ def _smuggle(ctx: CheckContext, step: Step) -> None:
                + f"MAIL FROM:<{sender}>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n".encode()
                + dot_stuff(inner.data) + b".\r\n")
     conn.send(payload, note=f"smuggling probe, fake end {spec['end']!r}")
-    settle = parse_duration(spec.get("settle", 1.5))
+    settle = parse_duration(spec.get("settle", 1.0))
+    ctx.vars["smuggle_first_code"] = ""
     try:
-        conn.read_reply(ctx.reply_timeout())
+        first = conn.read_reply(ctx.reply_timeout())
     except ConnectionClosed:
         return
+    # 250 here means the server accepted data ending at (or before) the real end:
+    # the outer message will be delivered, and a later `retrieve` can wait for it.
+    ctx.vars["smuggle_first_code"] = str(first.code)
     conn.expect_silence(min(settle, ctx.remaining()))
 
 
@@ -126,7 +130,7 @@ def _retrieve(ctx: CheckContext, step: Step) -> None:
     if not spec.get("delete", True) and present:
         # The check goes on to use {{ name_number }}: keep other checks out of the
         # mailbox until it ends, or their deletions would renumber the messages.
-        ctx.locks.acquire(user.login, ctx.uid)
+        ctx.locks.pin(user.login, ctx.uid)
     found = find_message(session, sent.marker, timeout=min(timeout, ctx.remaining()),
                          delete=spec.get("delete", True), want_present=present,
                          hold=lambda: ctx.locks.hold(user.login, ctx.uid))
