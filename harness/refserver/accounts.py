@@ -33,7 +33,7 @@ class User:
         return {"address": self.address, "login": self.login, "password": self.password}
 
 
-# Six mailboxes, so parallel checks that lock a POP3 maildrop rarely wait for each other.
+# Twelve mailboxes, so parallel checks that lock a POP3 maildrop rarely wait for each other.
 DEFAULT_USERS: tuple[User, ...] = (
     User("alice@example.test", "alice", "alicepw"),
     User("bob@example.test", "bob", "bobpw"),
@@ -41,6 +41,12 @@ DEFAULT_USERS: tuple[User, ...] = (
     User("dave@example.test", "dave", "davepw"),
     User("erin@example.test", "erin", "erinpw"),
     User("frank@example.test", "frank", "frankpw"),
+    User("grace@example.test", "grace", "gracepw"),
+    User("heidi@example.test", "heidi", "heidipw"),
+    User("ivan@example.test", "ivan", "ivanpw"),
+    User("judy@example.test", "judy", "judypw"),
+    User("mallory@example.test", "mallory", "mallorypw"),
+    User("oscar@example.test", "oscar", "oscarpw"),
 )
 
 
