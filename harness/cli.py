@@ -62,9 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", type=Path, help="also write results.json here")
     run.add_argument("--junit", type=Path, help="also write junit.xml here")
     run.add_argument("--html", type=Path, help="also write the HTML report here")
+    run.add_argument("--baseline", type=Path, metavar="RESULTS.json",
+                     help="an earlier results.json: only regressions fail the gate (a check failing "
+                          "in both runs is reported, not gated)")
     run.add_argument("--defect", action="append", default=[],
                      help="embedded server only: switch on a defect knob (for demos and self-tests)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    run.add_argument("--pcap", nargs="?", const="failed", choices=["failed", "all"],
+                     help="write pcap/<check-id>.pcap into the report folder for failed/error checks "
+                          "(--pcap all: every check); live capture as root on loopback, else synthesized")
 
     for name, helptext in (("list", "list checks: id, level, RFC sections, title"),
                            ("validate", "schema-check scenario files")):
@@ -82,9 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="switch on a defect knob (repeatable); --list-defects shows them")
     serve.add_argument("--list-defects", action="store_true")
 
-    report = sub.add_parser("report", help="render stored results.json into an HTML report")
-    report.add_argument("results", type=Path)
-    report.add_argument("-o", "--output", type=Path, required=True)
+    from harness.load.cli import add_load_parser      # mailharness load (harness/load/cli.py)
+    add_load_parser(sub)
+
+    report = sub.add_parser("report", help="render stored results.json files (conformance, load) into one HTML report")
+    report.add_argument("results", type=Path, nargs="+", metavar="RESULTS.json",
+                        help="results files; a conformance and a load run given together are merged")
+    report.add_argument("--baseline", type=Path, metavar="RESULTS.json",
+                        help="an earlier results.json: show regressions first; exit 1 only on regressions")
+    report.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.html")
     return p
 
 
@@ -98,6 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mailharness: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # stdout went away (e.g. piped into head): nothing left to say, and no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_GATE
 
 
 # -- list / validate ---------------------------------------------------------------------------
@@ -146,13 +162,18 @@ def _summary(run: RunResult, out: TextIO, report_dir: Path | None) -> None:
     if problems:
         out.write("\n")
     for c in problems:
-        tag = "GATE" if c.gated else ("known" if c.known_deviation else "info")
+        tag = ("GATE" if c.gated else "known" if c.known_deviation
+               else "base" if c.baseline_status in ("failed", "error") else "info")
         kind = c.status.value.upper() + (f"({c.error_class})" if c.error_class else "")
         first = clean(c.message.splitlines()[0] if c.message else "")
         out.write(f"{kind:<14} {c.level.value:<8} {tag:<5} {c.id}  [{', '.join(c.rfc)}]\n    {first}\n")
     s = run.summary()
     out.write(f"\n{s['total']} checks: {s['passed']} passed, {s['failed']} failed, {s['errors']} errors, "
               f"{s['skipped']} skipped in {s['duration_s']:.1f} s\n")
+    if run.baseline is not None:
+        b = run.baseline
+        out.write(f"baseline {clean(b['file'])}: {len(b['regressions'])} regressions, "
+                  f"{len(b['still_failing'])} still failing (not gated), {len(b['fixed'])} fixed\n")
     out.write(f"gate ({','.join(run.fail_on)}): {s['gate'].upper()}\n")
     if report_dir:
         out.write(f"report: {report_dir / 'report.html'}\n")
@@ -182,6 +203,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     files = _load(args.paths)
     checks = select_checks(files, keyword=args.keyword, tags=args.tag, levels=args.level)
+    baseline = _load_baseline(args.baseline)       # before anything runs: a bad file is exit 2
     if args.jobs < 1 or args.timeout <= 0:
         raise ScenarioError("--jobs must be at least 1 and --timeout positive")
     server = None
@@ -208,18 +230,33 @@ def cmd_run(args: argparse.Namespace) -> int:
     limits = Limits(read_timeout=min(args.timeout, 10.0), reply_deadline=args.timeout)
     options = RunOptions(jobs=args.jobs, limits=limits, fail_on=args.fail_on,
                          progress=Progress(sys.stderr, args.quiet))
+    capture = None
+    if args.pcap:
+        from harness import capture as _capture
+        capture = _capture.for_target(args.pcap, target).start()
     try:
         run = Runner(target, options).run(checks)
     finally:
         if server is not None:
             server.stop()
+    if baseline is not None:
+        from harness.report.baseline import apply_baseline
+        apply_baseline(run, baseline, label=str(args.baseline))
     out_dir = _report_dir(args.out)
-    write_all(run, out_dir)
+    if capture is not None:
+        # pcaps first, so every report written below links them
+        written = capture.finish(run, out_dir)
+        for result in run.checks:
+            result.pcap = written.get(result.id)
+            result.pcap_method = capture.method.get(result.id)
+    write_all(run, out_dir, baseline=baseline)
     if args.out is None:
         _link_latest(out_dir)
-    for path, writer in ((args.json, write_json), (args.junit, write_junit), (args.html, write_html)):
+    for path, writer in ((args.json, write_json), (args.junit, write_junit)):
         if path:
             writer(run, path)
+    if args.html:
+        write_html(run, args.html, baseline=baseline)
     _summary(run, sys.stdout, out_dir)
     return EXIT_OK if run.gate_passed else EXIT_GATE
 
@@ -241,12 +278,45 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _load_baseline(path: Path | None) -> dict | None:
+    if path is None:
+        return None
+    from harness.report import load_json
+    return load_json(path)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
-    from harness.report import load_json, write_html
-    data = load_json(args.results)
-    write_html(data, args.output)
+    # Exit codes as for every command: 0 the (merged, baseline-aware) gate passed, 1 it failed,
+    # 2 a results file is missing or invalid, or the report cannot be written.
+    from harness.report import build_report, load_json, write_report
+    datas = [load_json(path) for path in args.results]
+    baseline = _load_baseline(args.baseline)
+    out_dir = args.output.resolve().parent
+    report = build_report(datas, baseline=baseline, baseline_label=str(args.baseline or ""),
+                          labels=[str(p) for p in args.results],
+                          link_base=[p.resolve().parent for p in args.results], out_dir=out_dir)
+    try:
+        write_report(report, args.output)
+    except OSError as exc:
+        raise ScenarioError(f"cannot write the report: {exc.strerror or exc}", file=str(args.output)) from None
+    if report.baseline is not None:
+        b = report.baseline
+        print(f"baseline {clean(str(args.baseline))}: {len(b.regressions)} regressions, "
+              f"{len(b.still_failing)} still failing, {len(b.fixed)} fixed, "
+              f"{len(b.latency_regressions)} latency percentiles grew")
+    for reason in report.gate_reasons:
+        print(f"  {reason}")            # already clean(): model text is terminal-safe
+    print(f"gate: {report.summary['gate'].upper()}")
     print(f"report: {args.output}")
-    return EXIT_OK
+    return EXIT_OK if report.gate_passed else EXIT_GATE
 
 
 COMMANDS = {"run": cmd_run, "list": cmd_list, "validate": cmd_validate, "serve": cmd_serve, "report": cmd_report}
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from harness.load.cli import cmd_load as run
+    return run(args)
+
+
+COMMANDS["load"] = cmd_load

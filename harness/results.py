@@ -47,11 +47,16 @@ class CheckResult:
     findings: list[str] = field(default_factory=list)   # server protocol violations seen on the way
     rationale: str = ""
     source: str = ""          # "file.yaml:line" of the check, for reports and pytest
+    pcap: str | None = None   # capture file, relative to the report folder
+    pcap_method: str | None = None   # "live" (sniffed on the wire) or "synthesized" (from the transcript)
     known_deviation: bool = False
     gated: bool = False       # set by the gate: this result made the run fail
+    # With ``run --baseline``: this check's status in the baseline run ("absent"
+    # when the baseline did not have it); None when no baseline was given.
+    baseline_status: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "id": self.id,
             "title": self.title,
             "suite": self.suite,
@@ -66,9 +71,13 @@ class CheckResult:
             "rationale": self.rationale,
             "source": self.source,
             "known_deviation": self.known_deviation,
+            **({"pcap": self.pcap, "pcap_method": self.pcap_method} if self.pcap else {}),
             "gated": self.gated,
             "transcript": list(self.transcript),
         }
+        if self.baseline_status is not None:      # additive key, only with --baseline
+            data["baseline_status"] = self.baseline_status
+        return data
 
 
 @dataclass(slots=True)
@@ -79,6 +88,9 @@ class RunResult:
     checks: list[CheckResult]
     duration_s: float = 0.0
     fail_on: tuple[str, ...] = ("MUST", "SECURITY")
+    # With ``run --baseline``: {"file", "started", "regressions", "still_failing", "fixed"}
+    # (see harness/report/baseline.py); written as a top-level "baseline" key.
+    baseline: dict[str, Any] | None = None
 
     def gate_failures(self) -> list[CheckResult]:
         return [c for c in self.checks if c.gated]
@@ -103,7 +115,7 @@ class RunResult:
         }
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "tool": "mailharness",
             "version": self.tool_version,
             "started": self.started,
@@ -111,3 +123,6 @@ class RunResult:
             "summary": self.summary(),
             "checks": [c.to_json() for c in self.checks],
         }
+        if self.baseline is not None:
+            data["baseline"] = self.baseline
+        return data

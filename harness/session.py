@@ -22,7 +22,17 @@ from harness.protocol.smtp import SmtpReplyReader, parse_ehlo
 from harness.transcript import Transcript
 from harness.transport import Stream, TcpStream, client_tls_context, connect_tcp
 
-__all__ = ["Limits", "Connection", "open_connection"]
+__all__ = ["Limits", "Connection", "open_connection", "ServiceRefused"]
+
+
+class ServiceRefused(TransportError):
+    """The greeting said "no service" (SMTP 421, POP3 -ERR): the check cannot be judged.
+
+    Deliberately not a ``ConnectionClosed``: steps treat that as an answer
+    ("the server closed instead of replying"), while this is a refusal to talk.
+    """
+
+    error_class = "connection-closed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +44,21 @@ class Limits:
     max_line: int = 64 * 1024           # a line without LF beyond this is ``oversize``
     max_reply_lines: int = 1000
     max_body: int = 64 * 1024 * 1024    # a POP3 multi-line body
+    # Server octets of one reply kept in the transcript; the rest is counted, not kept.
+    # The transcript is for people (report, pytest output): a 60 MB RETR or an endless
+    # reply would only make every report writer slow and memory-hungry.
+    max_recorded_reply: int = 256 * 1024
+
+    # Every wait is also bounded by the per-reply deadline, so ``--timeout 2`` means
+    # that no single network operation (connect, TLS handshake, a blocked write)
+    # can hold a check longer than 2 s, whatever the other limits say.
+    @property
+    def write_deadline(self) -> float:
+        return min(self.write_timeout, self.reply_deadline)
+
+    @property
+    def connect_deadline(self) -> float:
+        return min(self.connect_timeout, self.reply_deadline)
 
 
 class Connection:
@@ -50,6 +75,10 @@ class Connection:
         self.closed = False
         self.capabilities: Capabilities | None = None
         self.findings: list[Violation] = []     # server violations seen on this connection
+        self._replies = 0                       # replies read so far
+        self._sent = False                      # a reply read before we sent anything is the greeting
+        self._reply_recorded = 0                # octets of the current reply in the transcript
+        self._reply_unrecorded = 0              # ... and beyond max_recorded_reply, only counted
         self._smtp = SmtpReplyReader(max_line=limits.max_line, max_lines=limits.max_reply_lines)
         self._pop3 = Pop3ResponseReader(max_line=limits.max_line, max_body=limits.max_body)
 
@@ -58,8 +87,9 @@ class Connection:
     def send(self, data: bytes, note: str = "") -> None:
         """Write exactly these bytes (nothing is added or fixed up)."""
         self.transcript.record(self.name, "C", data, note)
+        self._sent = True
         try:
-            self.stream.write(data, self.limits.write_timeout)
+            self.stream.write(data, self.limits.write_deadline)
         except TransportError as exc:
             self.transcript.event(self.name, f"write failed: {exc}")
             raise
@@ -76,6 +106,13 @@ class Connection:
         return self._smtp if self.protocol == "smtp" else self._pop3
 
     def _read_event(self, timeout: float | None) -> SmtpReply | Pop3Response:
+        try:
+            return self._read_event_inner(timeout)
+        except TransportError:
+            self._end_reply_recording()     # say how much of the failed reply went unrecorded
+            raise
+
+    def _read_event_inner(self, timeout: float | None) -> SmtpReply | Pop3Response:
         reader = self._reader()
         deadline = self._clock() + (timeout if timeout is not None else self.limits.reply_deadline)
         while True:
@@ -88,14 +125,46 @@ class Connection:
                 assert not isinstance(event, type(NEED_DATA))
                 for v in event.violations:
                     self.findings.append(v)
+                greeting = self._replies == 0 and not self._sent
+                self._replies += 1
+                self._end_reply_recording()
+                if greeting and _refuses_service(event):
+                    # RFC 5321 §3.1/§4.2.2 (421 at connect), RFC 2449 §8.1.2 ([SYS/TEMP]):
+                    # the server declined the session, so nothing on this connection
+                    # can be judged. That is an ``error``, not a ``failed`` check.
+                    raise ServiceRefused(f"the server refused service at connect: "
+                                           f"{str(event)[:200]!r}")
                 return event
             remaining = deadline - self._clock()
+            budget = timeout if timeout is not None else self.limits.reply_deadline
             if remaining <= 0:
-                raise Timeout(f"no complete reply within {timeout or self.limits.reply_deadline:g} s")
-            data = self.stream.read(65536, min(self.limits.read_timeout, remaining))
+                raise Timeout(f"no complete reply within {budget:g} s"
+                              + (" (part of it received)" if reader.in_reply else ""))
+            per_read = min(self.limits.read_timeout, remaining)
+            try:
+                data = self.stream.read(65536, per_read)
+            except Timeout:
+                if per_read < self.limits.read_timeout:     # the reply deadline ran out, not one read
+                    raise Timeout(f"no complete reply within {budget:g} s"
+                                  + (" (part of it received)" if reader.in_reply else "")) from None
+                raise
             if data:
-                self.transcript.record(self.name, "S", data)
+                self._record_reply_bytes(data)
             reader.receive_data(data)
+
+    def _record_reply_bytes(self, data: bytes) -> None:
+        cap = self.limits.max_recorded_reply
+        kept = max(0, min(len(data), cap - self._reply_recorded))
+        if kept:
+            self.transcript.record(self.name, "S", data[:kept])
+        self._reply_recorded += kept
+        self._reply_unrecorded += len(data) - kept
+
+    def _end_reply_recording(self) -> None:
+        if self._reply_unrecorded:
+            self.transcript.event(self.name, f"{self._reply_unrecorded} further octets of this reply "
+                                             f"received but not recorded (over {self.limits.max_recorded_reply})")
+        self._reply_recorded = self._reply_unrecorded = 0
 
     def read_reply(self, timeout: float | None = None) -> SmtpReply:
         if self.protocol != "smtp":
@@ -188,7 +257,7 @@ class Connection:
             self.transcript.event(self.name, f"{len(leftover)} plaintext octets before TLS discarded")
         self.transcript.event(self.name, "TLS handshake")
         self.stream = self.stream.start_tls(context or client_tls_context(), server_hostname,
-                                            self.limits.connect_timeout)
+                                            self.limits.connect_deadline)
         self.capabilities = None       # RFC 3207 §4.2: forget what was learnt before TLS
         self.transcript.event(self.name, f"TLS established ({self.stream.tls_version})")
         return leftover
@@ -209,14 +278,34 @@ class Connection:
         self.stream.shutdown_write()
 
 
+def _refuses_service(event: SmtpReply | Pop3Response) -> bool:
+    if isinstance(event, SmtpReply):
+        return event.code == 421
+    return event.ok is False
+
+
 def open_connection(name: str, protocol: str, host: str, port: int, transcript: Transcript, *,
                     implicit_tls: bool = False, tls_context: ssl.SSLContext | None = None,
                     limits: Limits = Limits()) -> Connection:
     transcript.event(name, f"connect {host}:{port}{' (implicit TLS)' if implicit_tls else ''}")
     try:
-        stream: TcpStream = connect_tcp(host, port, limits.connect_timeout,
+        stream: TcpStream = connect_tcp(host, port, limits.connect_deadline,
                                         (tls_context or client_tls_context()) if implicit_tls else None)
     except TransportError as exc:
         transcript.event(name, f"connect failed: {exc}")
         raise
+    # The client's own address: it names the TCP stream in a capture (harness/capture.py
+    # finds a check's packets, or synthesizes them, by this port).
+    local = _sockname(stream)
+    if local:
+        transcript.event(name, f"connected from {local} to {host}:{port}")
     return Connection(name, protocol, stream, transcript, limits)
+
+
+def _sockname(stream: TcpStream) -> str:
+    try:
+        addr = stream.socket.getsockname()
+    except (OSError, AttributeError):
+        return ""
+    host, port = addr[0], addr[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -16,11 +16,15 @@ Body size is bounded (``Oversize``).
 
 from __future__ import annotations
 
+import re
+
 from harness.errors import Oversize, RemoteProtocolError
 from harness.protocol.common import CLOSED, NEED_DATA, LineBuffer, Sentinel, Violation
 from harness.protocol.replies import Capabilities, Pop3Response
 
 __all__ = ["Pop3ResponseReader", "expects_multiline", "parse_capa", "MULTILINE_COMMANDS"]
+
+_BODY_LINE = re.compile(rb"[^\n]*\n")
 
 STATUS_LINE_LIMIT = 512     # RFC 1939 §3: responses may be up to 512 characters, CRLF included
 
@@ -47,8 +51,11 @@ class Pop3ResponseReader:
         self.max_body = max_body
         self._multiline = False
         self._status: tuple[bool | None, bytes, bytes] | None = None
-        self._body: list[bytes] = []      # unstuffed lines
-        self._wire: list[bytes] = []      # the same lines as sent, so ``raw`` is the exact wire image
+        # The body lines exactly as sent, in one buffer: a list of small bytes objects
+        # costs ~40 octets of overhead per line, so an endless body of short lines
+        # would use many times ``max_body`` before the bound trips. Lines are split
+        # (and unstuffed) only once the terminator has arrived.
+        self._wire = bytearray()
         self._body_raw = 0
         self._stuffed = 0
         self._violations: list[Violation] = []
@@ -126,12 +133,18 @@ class Pop3ResponseReader:
     def _body_line(self, content: bytes, raw: bytes) -> Pop3Response | None:
         if content == b".":
             ok, text, status_raw = self._status  # type: ignore[misc]
-            body_wire = status_raw + b"".join(self._wire) + raw
-            return self._make(ok, text, body_wire, tuple(self._body))
+            wire = bytes(self._wire)
+            body_wire = status_raw + wire + raw
+            # Every body line ends with LF (the splitter guarantees it); a line that
+            # starts with ".." was byte-stuffed and loses one dot, a single "." line
+            # was already reported as a violation and is kept as sent.
+            lines = tuple(line[1:] if line.startswith(b"..") else line
+                          for line in _BODY_LINE.findall(wire))
+            return self._make(ok, text, body_wire, lines)
         self._body_raw += len(raw)
         if self._body_raw > self.max_body:
             raise Oversize(f"multi-line response larger than {self.max_body} octets")
-        self._wire.append(raw)
+        self._wire += raw
         if content.startswith(b"."):
             if content.startswith(b".."):
                 self._stuffed += 1
@@ -139,10 +152,6 @@ class Pop3ResponseReader:
                 self._violations.append(Violation(
                     "unstuffed-dot", "body line starts with a single '.' that was not byte-stuffed",
                     "1939#3"))
-                self._body.append(raw)
-                return None
-            raw = raw[1:]
-        self._body.append(raw)
         return None
 
     def _make(self, ok: bool | None, text: bytes, raw: bytes,
@@ -152,7 +161,7 @@ class Pop3ResponseReader:
         return response
 
     def _reset(self) -> None:
-        self._status, self._body, self._wire, self._body_raw, self._stuffed = None, [], [], 0, 0
+        self._status, self._wire, self._body_raw, self._stuffed = None, bytearray(), 0, 0
         self._violations.clear()
 
 

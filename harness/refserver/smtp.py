@@ -289,9 +289,12 @@ class RefSMTP(EsmtpExtensions, SmtpConnection):  # smtp_ext: BDAT, DSN, ESMTP kn
         async def read() -> tuple[bytes, bool]:
             try:
                 segment = await self._read_data_segment()
-            except asyncio.IncompleteReadError as exc:
+            except (asyncio.IncompleteReadError, ConnectionResetError, asyncio.CancelledError) as exc:
+                # The knob delivers whatever arrived, whether the client closed (EOF) or reset
+                # (aiosmtpd cancels the handler when the connection is lost).
+                partial = exc.partial if isinstance(exc, asyncio.IncompleteReadError) else b""
                 if "smtp-deliver-on-disconnect" in self.defects and self.envelope.recipients:
-                    self._deliver(self.envelope, core.unstuff(b"".join(recorded) + exc.partial))
+                    self._deliver(self.envelope, core.unstuff(b"".join(recorded) + partial))
                 raise
             recorded.append(segment[0])
             return segment

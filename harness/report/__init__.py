@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from harness.report.html import render_html, write_html
+from typing import Any
+
+from harness.report.html import render_html, render_report, write_html
 from harness.report.jsonout import load_json, write_json
 from harness.report.junit import junit_bytes, write_junit
 from harness.report.model import RunReport, build_report
@@ -21,6 +23,8 @@ __all__ = [
     "load_json",
     "write_junit",
     "write_html",
+    "write_report",
+    "render_report",
     "write_all",
     "render_html",
     "junit_bytes",
@@ -33,7 +37,13 @@ __all__ = [
 REPORT_FILES: Mapping[str, str] = {"json": "results.json", "junit": "junit.xml", "html": "report.html"}
 
 
-def write_all(run: RunResult, out_dir: Path) -> dict[str, Path]:
+def write_report(report: RunReport, path: Path) -> None:
+    """Write an already built ``RunReport`` (``mailharness report``) as HTML at ``path``."""
+    from harness.report._atomic import atomic_write_bytes
+    atomic_write_bytes(Path(path), render_report(report).encode("utf-8", "backslashreplace"))
+
+
+def write_all(run: RunResult, out_dir: Path, baseline: Mapping[str, Any] | None = None) -> dict[str, Path]:
     """Write results.json, junit.xml and report.html into ``out_dir``; return them by kind.
 
     results.json goes first: it is the contract other tools read, so if a later
@@ -43,5 +53,5 @@ def write_all(run: RunResult, out_dir: Path) -> dict[str, Path]:
     paths = {kind: out / name for kind, name in REPORT_FILES.items()}
     write_json(run, paths["json"])
     write_junit(run, paths["junit"])
-    write_html(run, paths["html"])
+    write_html(run, paths["html"], baseline=baseline)
     return paths

@@ -1,32 +1,45 @@
 """report.html: the self-contained page a human opens when the gate fails.
 
-Rendered from the report model with Jinja2 autoescaping on for every template
-*and* for string templates, so server text can only ever appear as text; the
-template never uses ``|safe``. The page loads nothing (no external URL, no
-script), and a Content-Security-Policy of ``default-src 'none'`` keeps it that
-way even if an escaping bug slipped in. It opens from a CI artifact store
-or an air-gapped disk alike.
+Rendered from the report model (``model.py``) with Jinja2 autoescaping on for
+every template *and* for string templates, so server text can only ever
+appear as text; the templates never use ``|safe``. The page loads nothing: no
+external URL, no script, charts are inline SVG, and filtering is done in CSS
+(radio buttons and ``:checked`` sibling selectors), so it opens from a CI
+artifact store or an air-gapped disk alike.
+
+The Content-Security-Policy is ``default-src 'none'`` plus the SHA-256 of the
+one ``<style>`` element. Even if an escaping bug let markup through, no script
+would run, nothing would be fetched and no injected style would apply. The
+stylesheet is rendered first (its only variables are integers: the number of
+suites, for the filter rules) so that its hash can go into the policy.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from harness.report._atomic import atomic_write_bytes
-from harness.report.model import build_report
+from harness.report.charts import fmt
+from harness.report.model import LEVEL_ORDER, RFC_NAMES, RunReport, build_report
 from harness.results import RunResult
 
-__all__ = ["write_html", "render_html", "TEMPLATE"]
+__all__ = ["write_html", "render_html", "render_report", "TEMPLATE"]
 
 TEMPLATE = "report.html"
+STYLESHEET = "report.css"
 
 # Fixed vocabulary for CSS classes: a class name is never built from input text.
 _VERDICT_CLASSES = ("passed", "failed", "error", "skipped", "failed-not-gated", "error-not-gated")
+
+Source = RunResult | Mapping[str, Any]
 
 
 @functools.cache
@@ -42,17 +55,33 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.globals["verdict_classes"] = _VERDICT_CLASSES
+    env.globals["level_order"] = LEVEL_ORDER
+    env.globals["rfc_names"] = RFC_NAMES
+    env.filters["num"] = fmt
     return env
 
 
-def render_html(run: RunResult | Mapping[str, Any]) -> str:
-    """The report page for ``run`` (a RunResult or a loaded results.json dict)."""
-    report = build_report(run)
-    return _environment().get_template(TEMPLATE).render(report=report, checks=report.by_priority())
+def render_report(report: RunReport) -> str:
+    """The page for an already built ``RunReport``."""
+    env = _environment()
+    css = env.get_template(STYLESHEET).render(report=report).strip()
+    digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode("ascii")
+    # Markup: the stylesheet is our own template output (integers only), and it
+    # must not be HTML-escaped or the CSP hash and the selectors would break.
+    return env.get_template(TEMPLATE).render(report=report, checks=report.by_priority(),
+                                             css=Markup(css), style_hash=f"sha256-{digest}")
 
 
-def write_html(run: RunResult | Mapping[str, Any], path: Path) -> None:
+def render_html(run: Source | Sequence[Source], *, baseline: Mapping[str, Any] | None = None,
+                **options: Any) -> str:
+    """The report page for ``run`` (a RunResult, a loaded results.json dict, or several)."""
+    return render_report(build_report(run, baseline=baseline, **options))
+
+
+def write_html(run: Source | Sequence[Source], path: Path, *, baseline: Mapping[str, Any] | None = None,
+               **options: Any) -> None:
     """Write report.html for ``run`` at ``path`` (parent directories created, atomic replace)."""
     # model.clean() already removed lone surrogates; backslashreplace is only a
     # guard so a future template mistake cannot turn into a crash at the end of a run.
-    atomic_write_bytes(Path(path), render_html(run).encode("utf-8", "backslashreplace"))
+    html = render_html(run, baseline=baseline, **options)
+    atomic_write_bytes(Path(path), html.encode("utf-8", "backslashreplace"))

@@ -59,6 +59,8 @@ def _testcase(suite_el: ET.Element, check: CheckView, fail_on: tuple[str, ...]) 
         props.append(("mailharness.error_class", check.error_class))
     if check.known_deviation:
         props.append(("mailharness.known_deviation", "true"))
+    if check.baseline_status is not None:
+        props.append(("mailharness.baseline", check.baseline_status))
     if check.source:
         props.append(("mailharness.source", check.source))
     _properties(case, props)
@@ -74,8 +76,8 @@ def _testcase(suite_el: ET.Element, check: CheckView, fail_on: tuple[str, ...]) 
         el.text = check.detail_text()
     elif check.needs_detail:
         out = ET.SubElement(case, "system-out")
-        why = ("known deviation for this target" if check.known_deviation
-               else f"level {check.level} is not in --fail-on {','.join(fail_on)}")
+        why = (f"level {check.level} is not in --fail-on {','.join(fail_on)}"
+               if check.not_gated_reason.startswith("level") else check.not_gated_reason)
         out.text = f"{check.status.upper()}, not gated: {why}\n\n{check.detail_text()}"
     elif check.findings:
         out = ET.SubElement(case, "system-out")

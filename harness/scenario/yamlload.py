@@ -41,13 +41,17 @@ class _Loader(yaml.SafeLoader):
     pass
 
 
-def _last_line(node: yaml.Node) -> int:
+def _last_line(node: yaml.Node, seen: frozenset[int] = frozenset()) -> int:
     # A block collection's end mark sits on the next token, often a later
     # line; the last scalar inside it knows where the node really ends.
+    # ``seen`` stops at aliases that point back into themselves (x: &x {<<: *x}).
+    if id(node) in seen:
+        return node.end_mark.line + 1
+    seen = seen | {id(node)}
     if isinstance(node, yaml.MappingNode) and node.value:
-        return _last_line(node.value[-1][1])
+        return _last_line(node.value[-1][1], seen)
     if isinstance(node, yaml.SequenceNode) and node.value and not node.flow_style:
-        return _last_line(node.value[-1])
+        return _last_line(node.value[-1], seen)
     return node.end_mark.line + (1 if node.end_mark.column > 0 else 0)
 
 
@@ -111,6 +115,8 @@ def load_yaml(path: Path) -> Any:
                             snippet=snippet(text, line, line)) from None
     except yaml.YAMLError as exc:
         raise ScenarioError(f"YAML error: {exc}", file=name) from None
+    except RecursionError:
+        raise ScenarioError("YAML nests too deeply (or an alias refers to itself)", file=name) from None
 
 
 def node_lines(node: Any, key: Any = None) -> tuple[int | None, int | None]:

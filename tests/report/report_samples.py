@@ -81,3 +81,77 @@ def make_run() -> RunResult:
         checks=checks,
         duration_s=5.2,
     )
+
+
+# A hand-made load section in the shape `mailharness load` writes (product.md), with
+# a time series, a delivery histogram and one crossed threshold.
+def make_load(scale: float = 1.0, crossed: bool = True) -> dict:
+    phases = {
+        "connect": {"requests": 1200, "failures": 0, "rps": 40.0, "p50": 1.2 * scale, "p95": 3.1 * scale,
+                    "p99": 6.0 * scale, "max": 21.0 * scale},
+        "MAIL": {"requests": 1200, "failures": 3, "rps": 40.0, "p50": 2.0 * scale, "p95": 9.5 * scale,
+                 "p99": 30.2 * scale, "max": 88.0 * scale},
+        "DATA": {"requests": 1197, "failures": 0, "rps": 39.9, "p50": 12.0 * scale, "p95": 48.0 * scale,
+                 "p99": 120.0 * scale, "max": 410.0 * scale},
+        "RETR": {"requests": 1190, "failures": 0, "rps": 39.6, "p50": 4.0 * scale, "p95": 11.0 * scale,
+                 "p99": 19.0 * scale, "max": 60.0 * scale},
+    }
+    series = [{"t": float(t), "users": min(50, 5 * t), "rps": min(40.0, 4.0 * t), "failures": 1 if t == 12 else 0,
+               "p50": 10 + t % 3, "p95": 40 + 2 * t, "p99": 90 + 5 * t} for t in range(0, 31, 2)]
+    return {
+        "duration_s": 30.0, "users": 50, "messages_sent": 1197, "messages_per_s": 39.9, "failures": 3,
+        "phases": phases, "messages_verified": 1195, "messages_lost": 2,
+        "delivery_latency_ms": {"p50": 180.0 * scale, "p95": 640.0 * scale, "p99": 1900.0 * scale,
+                                "max": 4100.0 * scale,
+                                "histogram": [{"le": 100, "count": 300}, {"le": 250, "count": 520},
+                                              {"le": 500, "count": 250}, {"le": 1000, "count": 90},
+                                              {"le": 5000, "count": 35}]},
+        "thresholds": [
+            {"name": "DATA p95 < 500 ms", "value": f"{48.0 * scale:.0f} ms", "limit": "500 ms", "verdict": "passed"},
+            {"name": "messages lost == 0", "value": 2, "limit": 0, "verdict": "failed" if crossed else "passed"},
+        ],
+        "series": series,
+    }
+
+
+def load_results(scale: float = 1.0, crossed: bool = True) -> dict:
+    return {"tool": "mailharness", "version": "0.1.0", "started": "2025-01-02T04:00:00Z",
+            "target": {"smtp": {"host": "127.0.0.1", "port": 2525}},
+            "summary": {"total": 0, "passed": 0, "failed": 0, "errors": 0, "skipped": 0,
+                        "gate": "failed" if crossed else "passed"},
+            "checks": [], "load": make_load(scale, crossed)}
+
+
+def synthetic_run(n: int = 200, fail_every: int = 17) -> dict:
+    """A large results.json: ``n`` checks in 6 suites, every one with a realistic transcript."""
+    suites = ["smtp-core", "esmtp", "pop3", "roundtrip", "security", "mime"]
+    levels = ["MUST", "MUST", "SECURITY", "SHOULD", "MAY", "POLICY"]
+    checks = []
+    for i in range(n):
+        failed = i % fail_every == 3
+        transcript = [_t("*", 0.0, "", note="connect 127.0.0.1:2525"),
+                      _t("S", 0.002, "220 mx.example.test ESMTP\\r\\n"),
+                      _t("C", 0.003, "EHLO client.test\\r\\n"),
+                      _t("S", 0.004, "250-mx.example.test\\r\\n250-SIZE 10485760\\r\\n250-8BITMIME\\r\\n"
+                                     "250-PIPELINING\\r\\n250 STARTTLS\\r\\n")]
+        for k in range(12):
+            transcript += [_t("C", 0.005 + k / 1000, f"RCPT TO:<user{k}@example.test>\\r\\n"),
+                           _t("S", 0.0055 + k / 1000, "250 2.1.5 OK\\r\\n")]
+        transcript += [_t("C", 0.02, "DATA\\r\\n"), _t("S", 0.021, "354 go ahead\\r\\n"),
+                       _t("C", 0.022, "Subject: test\\r\\n\\r\\n" + "body line\\r\\n" * 40 + ".\\r\\n",
+                          note="message m1 (450 octets)"),
+                       _t("S", 0.03, "550 5.7.1 no\\r\\n" if failed else "250 2.0.0 queued\\r\\n"),
+                       _t("C", 0.031, "QUIT\\r\\n"), _t("S", 0.032, "221 bye\\r\\n")]
+        checks.append({
+            "id": f"{suites[i % 6]}.check-{i:03d}", "title": f"Synthetic check number {i} of the large run",
+            "suite": suites[i % 6], "level": levels[i % 6], "rfc": [f"5321#4.{i % 7}.{i % 3}"],
+            "status": "failed" if failed else ("skipped" if i % 23 == 5 else "passed"),
+            "error_class": None, "message": "expected code 250, got 550 (reply: '550 5.7.1 no')" if failed else "",
+            "duration_ms": 30.0 + i, "failures": ["expected code 250, got 550 (reply: '550 5.7.1 no')"] if failed else [],
+            "findings": [], "rationale": "The server accepts the message (RFC 5321 §4.1.1.4).",
+            "source": f"scenarios/x.yaml:{i}", "known_deviation": False,
+            "gated": failed and levels[i % 6] in ("MUST", "SECURITY"), "transcript": transcript})
+    gate = "failed" if any(c["gated"] for c in checks) else "passed"
+    return {"tool": "mailharness", "version": "0.1.0", "started": "2025-01-02T03:04:05Z",
+            "target": {"smtp": {"host": "127.0.0.1", "port": 2525}}, "summary": {"gate": gate},
+            "checks": checks}

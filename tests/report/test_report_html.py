@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from html.parser import HTMLParser
 
@@ -8,6 +10,7 @@ from hypothesis import strategies as st
 
 from harness.report import load_json, render_html, write_html, write_json
 from harness.results import CheckResult, Level, RunResult, Status
+from report_samples import make_run
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
@@ -59,59 +62,141 @@ def test_hostile_text_is_escaped(run, tmp_path):
     html = _page(run, tmp_path)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<script" not in html.lower()
-    assert "{{ 7*7 }}" in html
+    assert "{{ 7*7 }}" in html and ">49<" not in html
     assert "\x1b" not in html and "\x00" not in html and "\ufffe" not in html
     assert "\\x1b[31mRED\\x00" in html  # shown, as an escape
 
 
-def test_self_contained(run, tmp_path):
+def test_hostile_text_in_banner_and_ids(tmp_path):
+    data = make_run().to_json()
+    evil = "<script>alert(1)</script>{{7*7}}\x1b]8;;http://x\x07link\x1b]8;;\x07\u202e"
+    data["started"] = evil
+    data["target"] = {"name": evil}
+    data["checks"][1]["id"] = evil          # a gated failure: its id is in the verdict banner
+    data["checks"][1]["transcript"][0]["text"] = evil
+    html = render_html(data)
+    banner = html[html.index('<header class="banner'):html.index("</header>")]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;{{7*7}}\\x1b]8;;http://x\\x07link" in banner
+    assert "<script" not in html.lower() and "\x1b" not in html and "\x07" not in html
+    assert "\u202e" not in html and "\\u202e" in html
+    _check(html)
+
+
+def test_invalid_utf8_from_the_wire_is_shown_escaped(tmp_path):
+    # A reply with bytes that are not UTF-8 reaches results.json as surrogate escapes.
+    data = make_run().to_json()
+    data["checks"][1]["transcript"][-1]["text"] = b"550 caf\xe9 \xff\xfe\r\n".decode("utf-8", "surrogateescape")
+    path = tmp_path / "r.html"
+    write_html(data, path)
+    html = path.read_bytes().decode("utf-8")       # strict: the file is valid UTF-8
+    assert "550 caf\\udce9 \\udcff\\udcfe" in html
+
+
+def test_self_contained_with_hash_locked_csp(run, tmp_path):
     html = _page(run, tmp_path)
     assert "http://" not in html and "https://" not in html
     assert '<meta charset="utf-8">' in html
-    assert "default-src 'none'" in html
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html).group(1)
+    assert csp.startswith("default-src 'none'; style-src 'sha256-")
+    assert "unsafe-inline" not in csp and "script-src" not in csp
+    style = re.search(r"<style>(.*?)</style>", html, re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in csp
+    assert html.count("<style>") == 1
     parser = _check(html)
     for tag, attrs in parser.tags:
-        assert tag not in {"script", "link", "img", "iframe", "object"}
+        assert tag not in {"script", "link", "img", "iframe", "object", "embed", "base", "form"}
         assert not any(k.startswith("on") for k in attrs)
+        assert "style" not in attrs
         assert all(v.startswith("#") for k, v in attrs.items() if k in {"href", "src"})
 
 
-def test_header_summary_and_gate(run, tmp_path):
+def test_banner_says_why_the_gate_failed(run, tmp_path):
     html = _page(run, tmp_path)
-    assert "0.1.0" in html and "2025-01-02T03:04:05Z" in html
-    assert "host=127.0.0.1, port=2525, tls=none" in html
-    assert "password=***" in html
-    assert 'class="gate gate-failed"' in html
-    assert "failed 3" in html and "errors 1" in html and "skipped 1" in html and "passed 2" in html
+    banner = html[html.index('<header class="banner'):html.index("</header>")]
+    assert 'class="banner g-failed"' in banner and "Gate failed" in banner
+    assert "2 checks at MUST failed: smtp.rcpt-before-mail, smtp.data-timeout" in banner
+    assert "<b>7</b> checks" in banner and "<b>3</b> failed" in banner and "<b>1</b> errors" in banner
+    assert "<b>2</b> not gated" in banner and "<b>1</b> known deviations" in banner
+    assert "host=127.0.0.1, port=2525, tls=none" in html and "password=***" in html
 
 
-def test_table_sorted_failed_and_error_first(run, tmp_path):
+def test_passing_banner(tmp_path):
+    data = make_run().to_json()
+    for c in data["checks"]:
+        c["gated"] = False
+    data["summary"]["gate"] = "passed"
+    html = render_html(data)
+    assert 'class="banner g-passed"' in html and "Gate passed" in html
+    assert "No failure at the gated levels (MUST, SECURITY); 4 other failures reported only" in html
+
+
+def test_failure_cards_first_gated_first(run, tmp_path):
     html = _page(run, tmp_path)
-    tbody = html[html.index("<tbody>"):html.index("</tbody>")]
-    order = re.findall(r"<code>([^<]+)</code>", tbody)
-    assert order == ["smtp.rcpt-before-mail", "smtp.data-timeout", "smtp.vrfy-252", "smtp.expn-known",
-                     "smtp.auth-cram-md5", "smtp.greeting", "pop3.roundtrip"]
-    for status in ("v-failed", "v-error", "v-skipped", "v-passed", "v-failed-not-gated"):
-        assert f'class="{status}"' in tbody
-    assert "5000.0 ms" in tbody and "RCPT before MAIL is refused" in tbody
+    assert html.index('id="failures"') < html.index('id="summary"') < html.index('id="checks"')
+    cards = re.findall(r'<article class="card [^"]*" id="c-(\d+)">', html)
+    assert cards == ["1", "3", "2", "5"]       # gated failure, gated error, then the not-gated ones
+    card = html[html.index('id="c-1"'):html.index('id="c-3"')]
+    assert "Out-of-order commands must be refused as a bad sequence." in card       # the rule
+    assert "expected code 503, got 550" in card and "expected class 5xx sequence error" in card
+    assert "Reply that broke it" in card and "550 &lt;script&gt;" in card
+    assert 'class="s k"' in card                                                     # marked in the transcript
+    assert "EHLO client.test" in card and "0.002" in card                           # with timing
+    assert 'class="tx-box" open' in card                                             # gated: open
+    assert "not gated: level SHOULD is not gated" in html
+    assert "not gated: known deviation for this target" in html
 
 
-def test_details_only_for_failed_and_error(run, tmp_path):
+def test_all_checks_list_in_priority_order_with_filters(run, tmp_path):
     html = _page(run, tmp_path)
-    ids = re.findall(r'<details id="check-(\d+)"', html)
-    assert sorted(ids) == ["1", "2", "3", "5"]
-    assert html.count("<details") == 4
-    assert '<details id="check-1" open>' in html          # gated: open by default
-    assert '<details id="check-2">' in html               # not gated: collapsed
-    assert "expected code 503, got 550" in html
-    assert "C: EHLO client.test\\r\\n" in html
-    assert "  # first divergence" in html
+    rows = re.findall(r'<details class="chk ([^"]*)" id="row-(\d+)">', html)
+    assert [r[1] for r in rows] == ["1", "3", "2", "5", "4", "0", "6"]
+    assert rows[0][0] == "s-failed l-must u-0" and rows[4][0] == "s-skipped l-may u-1"
+    assert rows[6][0] == "s-passed l-must u-2"
+    for fid in ("fs-all", "fs-problems", "fs-failed", "fs-passed", "fl-must", "fl-may", "fu-0", "fu-2"):
+        assert f'id="{fid}"' in html and f'<label for="{fid}">' in html
+    assert "#fu-2:checked ~ .chks .chk:not(.u-2)" in html
+    assert "RETR 1" in html                          # passed checks keep their transcript
 
 
-def test_passed_transcripts_not_detailed(run, tmp_path):
+def test_rfc_matrix(run, tmp_path):
     html = _page(run, tmp_path)
-    after_table = html.split("</table>", 1)[1]
-    assert "RETR 1" not in after_table
+    matrix = html[html.index('id="matrix"'):html.index('id="checks"')]
+    assert matrix.index(">1939 <") < matrix.index(">2195 <") < matrix.index(">5321 <")
+    assert matrix.index("§3.5.3") < matrix.index("§4.1.4") < matrix.index("§4.5.3.2")
+    assert '<a class="mchip s-failed" href="#row-1">smtp.rcpt-before-mail</a>' in matrix
+
+
+def test_passwords_masked_in_transcripts():
+    data = make_run().to_json()
+    data["checks"][0]["transcript"] = [
+        {"conn": "pop3", "dir": "C", "t": 0.1, "text": "PASS hunter2\\r\\n"},
+        {"conn": "pop3", "dir": "C", "t": 0.2, "text": "AUTH PLAIN AGFsaWNlAGh1bnRlcjI=\\r\\n"},
+        {"conn": "pop3", "dir": "C", "t": 0.3, "text": "PASS ****\\r\\n"}]
+    html = render_html(data)
+    assert "hunter2" not in html and "AGFsaWNlAGh1bnRlcjI" not in html
+    assert html.count("PASS ****") == 2 and "AUTH PLAIN ****" in html
+
+
+def test_pcap_links_are_relative_and_safe():
+    data = make_run().to_json()
+    data["checks"][1]["pcap"] = "pcaps/smtp.rcpt-before-mail.pcap"
+    data["checks"][3]["pcap"] = "javascript:alert(1)"
+    data["checks"][2]["pcap"] = "https://evil.example/x.pcap"
+    html = render_html(data)
+    assert '<a href="pcaps/smtp.rcpt-before-mail.pcap" download>' in html
+    assert "javascript:" not in html and "evil.example" not in html
+
+
+def test_long_transcripts_are_bounded():
+    data = make_run().to_json()
+    data["checks"][0]["transcript"] = [{"conn": "smtp", "dir": "C", "t": i / 1000, "text": f"NOOP {i}\\r\\n"}
+                                       for i in range(5000)]
+    data["checks"][1]["transcript"].append({"conn": "smtp", "dir": "S", "t": 1.0, "text": "x" * 200_000})
+    html = render_html(data)
+    assert "4600 transcript entries not shown" in html
+    assert "134464 more characters in results.json" in html
+    assert len(html) < 600_000
 
 
 def test_from_stored_json_equals_from_run(run, tmp_path):
@@ -122,13 +207,13 @@ def test_from_stored_json_equals_from_run(run, tmp_path):
 def test_empty_run_renders(tmp_path):
     html = _page(RunResult("0.1.0", "t", {}, []), tmp_path)
     _check(html)
-    assert "No checks were run." in html and "gate-passed" in html
+    assert "No checks were run." in html and "g-passed" in html
 
 
 @settings(max_examples=80)
 @given(text=st.text(), status=st.sampled_from(list(Status)))
 def test_any_text_never_becomes_markup(text, status):
-    payload = f"{text}<b onclick=x>{text}</b>"
+    payload = f"{text}<blink onclick=x>{text}</blink>"
     run = RunResult("0.1.0", payload, {payload: payload}, [CheckResult(
         id=payload, title=payload, suite=payload, level=Level.SHOULD, rfc=(payload,), status=status,
         message=payload, error_class=payload, failures=[payload], findings=[payload], source=payload,
@@ -136,5 +221,5 @@ def test_any_text_never_becomes_markup(text, status):
                                         "note": payload}])])
     html = render_html(run)
     parser = _check(html)
-    assert "b" not in {tag for tag, _ in parser.tags}
+    assert "blink" not in {tag for tag, _ in parser.tags}
     assert "\x00" not in html

@@ -1,0 +1,235 @@
+"""Full-resolution load statistics: HDR histograms per phase and the round-trip ledger.
+
+Locust's own percentiles come from rounded response times, so every process
+also records each request into an ``HdrHistogram`` (1 µs .. 1 h, 3 significant
+digits) per phase, e.g. ``"SMTP DATA"``. Workers ship *deltas* to the master
+(encoded histograms, counters, ledger entries) inside Locust's periodic
+``report_to_master`` payload; the master merges them into one ``Collector``
+and writes it to ``load-stats.json`` when it quits; the CLI reads that file.
+
+The ``Ledger`` is the round trip: every message accepted by SMTP (``sent``:
+id, wall-clock time of the 250, digest) and every message seen over POP3
+(``seen``: id, time, digest of what came back). An id can be seen before its
+``sent`` entry arrives (another worker's report came first), so unmatched
+sightings wait in ``orphans``. Delivery latency is ``seen - sent`` for the
+first good sighting. Wall-clock times are compared across processes, which
+is only meaningful on one machine or with synchronised clocks.
+
+Pure Python (hdrhistogram + stdlib): no locust or gevent import.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+__all__ = ["MAX_ERROR_SAMPLES", "Collector", "Ledger", "new_histogram", "summarize"]
+
+LOWEST_US, HIGHEST_US, DIGITS = 1, 3_600_000_000, 3
+MAX_ERROR_SAMPLES = 5
+
+
+def new_histogram() -> HdrHistogram:
+    return HdrHistogram(LOWEST_US, HIGHEST_US, DIGITS)
+
+
+def summarize(hist: HdrHistogram) -> dict[str, float]:
+    """p50/p95/p99/max in milliseconds (0 for an empty histogram)."""
+    if hist.get_total_count() == 0:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0}
+    q = hist.get_value_at_percentile
+    return {"p50": round(q(50) / 1000, 3), "p95": round(q(95) / 1000, 3),
+            "p99": round(q(99) / 1000, 3), "max": round(hist.get_max_value() / 1000, 3)}
+
+
+class Ledger:
+    """Sent and seen messages of a round-trip run (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, tuple[float, str]] = {}
+        self.seen: dict[str, float] = {}             # first sighting with the right digest
+        self.corrupted: dict[str, str] = {}          # id -> digest that came back
+        self.duplicates = 0
+        self.orphans: dict[str, list[tuple[float, str | None]]] = {}
+        self.unidentified = 0                        # retrieved with no/unknown marker of this run
+        self.delivery = new_histogram()
+
+    def add_sent(self, mid: str, t: float, digest: str) -> None:
+        self.sent[mid] = (t, digest)
+        for seen_t, seen_digest in self.orphans.pop(mid, ()):
+            self.add_seen(mid, seen_t, seen_digest)
+
+    def add_seen(self, mid: str, t: float, digest: str | None) -> None:
+        sent = self.sent.get(mid)
+        if sent is None:
+            self.orphans.setdefault(mid, []).append((t, digest))
+            return
+        if digest != sent[1]:
+            self.corrupted.setdefault(mid, digest or "")
+            return
+        if mid in self.seen:
+            self.duplicates += 1
+            return
+        self.seen[mid] = t
+        self.delivery.record_value(max(LOWEST_US, int((t - sent[0]) * 1e6)))
+
+    @property
+    def lost(self) -> int:
+        return sum(1 for mid in self.sent if mid not in self.seen and mid not in self.corrupted)
+
+    def pending_ids(self) -> set[str]:
+        return {mid for mid in self.sent if mid not in self.seen and mid not in self.corrupted}
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "messages_verified": len(self.seen),
+            "messages_lost": self.lost,
+            "messages_corrupted": len(self.corrupted),
+            "messages_duplicated": self.duplicates,
+            "messages_unexpected": self.unidentified + sum(len(v) for v in self.orphans.values()),
+            "delivery_latency_ms": summarize(self.delivery),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sent": {k: list(v) for k, v in self.sent.items()}, "seen": self.seen,
+                "corrupted": self.corrupted, "duplicates": self.duplicates,
+                "orphans": {k: [list(o) for o in v] for k, v in self.orphans.items()},
+                "unidentified": self.unidentified, "delivery": self.delivery.encode().decode("ascii")}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Ledger:
+        led = cls()
+        led.sent = {k: (v[0], v[1]) for k, v in data["sent"].items()}
+        led.seen = dict(data["seen"])
+        led.corrupted = dict(data["corrupted"])
+        led.duplicates = data["duplicates"]
+        led.orphans = {k: [(o[0], o[1]) for o in v] for k, v in data["orphans"].items()}
+        led.unidentified = data["unidentified"]
+        led.delivery.decode_and_add(data["delivery"].encode("ascii"))
+        return led
+
+
+class Collector:
+    """Per-process recorder (``record``/``sent``/``seen``) plus the merged totals.
+
+    Recording goes into a *delta* that ``flush()`` hands out (and resets);
+    ``merge()`` adds a delta into the totals. A worker sends its flushes to the
+    master; the master (or a lone local runner) merges its own and theirs.
+    Under gevent there is one OS thread, but a lock keeps the class honest if
+    a caller ever uses it from threads.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reset_delta()
+        self.hist: dict[str, HdrHistogram] = {}
+        self.requests: dict[str, int] = defaultdict(int)
+        self.failures: dict[str, int] = defaultdict(int)
+        self.errors: dict[str, list[str]] = defaultdict(list)
+        self.counters: dict[str, int] = defaultdict(int)
+        self.ledger = Ledger()
+        self.elapsed_s = 0.0
+
+    def _reset_delta(self) -> None:
+        self._d_hist: dict[str, HdrHistogram] = {}
+        self._d_req: dict[str, int] = defaultdict(int)
+        self._d_fail: dict[str, int] = defaultdict(int)
+        self._d_err: dict[str, list[str]] = defaultdict(list)
+        self._d_count: dict[str, int] = defaultdict(int)
+        self._d_sent: list[tuple[str, float, str]] = []
+        self._d_seen: list[tuple[str, float, str | None]] = []
+        self._d_unidentified = 0
+
+    # -- recording (any process) ---------------------------------------------------------
+
+    def record(self, phase: str, micros: int, error: str | None = None) -> None:
+        self._d_req[phase] += 1
+        if error is None:
+            h = self._d_hist.get(phase)
+            if h is None:
+                h = self._d_hist[phase] = new_histogram()
+            h.record_value(min(max(micros, LOWEST_US), HIGHEST_US))
+        else:
+            self._d_fail[phase] += 1
+            if len(self._d_err[phase]) < MAX_ERROR_SAMPLES:
+                self._d_err[phase].append(error[:300])
+
+    def count(self, name: str, n: int = 1) -> None:
+        self._d_count[name] += n
+
+    def sent(self, mid: str, t: float, digest: str) -> None:
+        self._d_sent.append((mid, t, digest))
+
+    def seen(self, mid: str | None, t: float, digest: str | None) -> None:
+        if mid is None:
+            self._d_unidentified += 1
+        else:
+            self._d_seen.append((mid, t, digest))
+
+    # -- shipping ------------------------------------------------------------------------
+
+    def flush(self) -> dict[str, Any]:
+        with self._lock:
+            payload = {
+                "hist": {k: h.encode().decode("ascii") for k, h in self._d_hist.items()},
+                "requests": dict(self._d_req), "failures": dict(self._d_fail), "errors": dict(self._d_err),
+                "counters": dict(self._d_count), "sent": self._d_sent, "seen": self._d_seen,
+                "unidentified": self._d_unidentified,
+            }
+            self._reset_delta()
+        return payload
+
+    def merge(self, payload: dict[str, Any]) -> None:
+        with self._lock:
+            for k, enc in payload.get("hist", {}).items():
+                h = self.hist.get(k)
+                if h is None:
+                    h = self.hist[k] = new_histogram()
+                h.decode_and_add(enc.encode("ascii") if isinstance(enc, str) else enc)
+            for k, n in payload.get("requests", {}).items():
+                self.requests[k] += n
+            for k, n in payload.get("failures", {}).items():
+                self.failures[k] += n
+            for k, msgs in payload.get("errors", {}).items():
+                room = MAX_ERROR_SAMPLES - len(self.errors[k])
+                self.errors[k].extend(msgs[:max(room, 0)])
+            for k, n in payload.get("counters", {}).items():
+                self.counters[k] += n
+            for mid, t, digest in payload.get("sent", ()):
+                self.ledger.add_sent(mid, t, digest)
+            for mid, t, digest in payload.get("seen", ()):
+                self.ledger.add_seen(mid, t, digest)
+            self.ledger.unidentified += payload.get("unidentified", 0)
+
+    def merge_own(self) -> None:
+        self.merge(self.flush())
+
+    # -- views ---------------------------------------------------------------------------
+
+    def phases(self, duration_s: float) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for phase in sorted(set(self.requests) | set(self.hist)):
+            req, fail = self.requests.get(phase, 0), self.failures.get(phase, 0)
+            row: dict[str, Any] = {"requests": req, "failures": fail,
+                                   "rps": round(req / duration_s, 3) if duration_s > 0 else 0.0}
+            row.update(summarize(self.hist[phase]) if phase in self.hist else summarize(new_histogram()))
+            if self.errors.get(phase):
+                row["errors"] = list(self.errors[phase])
+            out[phase] = row
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"hist": {k: h.encode().decode("ascii") for k, h in self.hist.items()},
+                "requests": dict(self.requests), "failures": dict(self.failures), "errors": dict(self.errors),
+                "counters": dict(self.counters), "ledger": self.ledger.to_json(), "elapsed_s": self.elapsed_s}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Collector:
+        c = cls()
+        c.merge({k: data[k] for k in ("hist", "requests", "failures", "errors", "counters")})
+        c.ledger = Ledger.from_json(data["ledger"])
+        c.elapsed_s = data.get("elapsed_s", 0.0)
+        return c
