@@ -107,44 +107,51 @@ def _uses_protocol(steps: Iterable[Step], protocol: str) -> bool:
 
 
 def probe(target: Target, limits: Limits) -> ServerInfo:
-    """Greeting + EHLO/CAPA (and again inside TLS where offered), once per run, for ``requires``."""
+    """Greeting + EHLO/CAPA (and again inside TLS where offered), once per run, for ``requires``.
+
+    SMTP and POP3 are probed at the same time, so a silent server costs one timeout, not two.
+    """
     info = ServerInfo()
+    protocols = [p for p in ("smtp", "pop3") if target.endpoint(p) is not None]
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="probe") as pool:
+        for future in [pool.submit(_probe_one, target, limits, info, p) for p in protocols]:
+            future.result()
+    return info
+
+
+def _probe_one(target: Target, limits: Limits, info: ServerInfo, protocol: str) -> None:
     dummy = Check(id="probe", title="capability probe", level=Level.POLICY, rfc=("5321",), steps=(),
                   suite="probe", file="", line=0, timeout=max(limits.reply_deadline * 2, 10))
-    for protocol in ("smtp", "pop3"):
-        if target.endpoint(protocol) is None:
-            continue
-        ctx = CheckContext(dummy, target, limits, MailboxLocks(), info, Transcript(target.secrets()))
-        try:
-            conn = open_service(ctx, protocol, protocol)
-            greeting = ctx.greetings.pop(protocol, None) or conn.read_any(ctx.reply_timeout())
-            setattr(info, f"{protocol}_greeting", str(greeting))
-            if protocol == "smtp":
-                conn.ehlo(target.client_name)
-                info.smtp = conn.capabilities
-                if isinstance(greeting, SmtpReply) and conn.capabilities and "STARTTLS" in conn.capabilities:
-                    if conn.command("STARTTLS").code == 220:  # type: ignore[union-attr]
-                        conn.start_tls()
-                        conn.ehlo(target.client_name)
-                        info.smtp_tls = conn.capabilities
-                elif target.smtp and target.smtp.tls != "none":
+    ctx = CheckContext(dummy, target, limits, MailboxLocks(), info, Transcript(target.secrets()))
+    try:
+        conn = open_service(ctx, protocol, protocol)
+        greeting = ctx.greetings.pop(protocol, None) or conn.read_any(ctx.reply_timeout())
+        setattr(info, f"{protocol}_greeting", str(greeting))
+        if protocol == "smtp":
+            conn.ehlo(target.client_name)
+            info.smtp = conn.capabilities
+            if isinstance(greeting, SmtpReply) and conn.capabilities and "STARTTLS" in conn.capabilities:
+                if conn.command("STARTTLS").code == 220:  # type: ignore[union-attr]
+                    conn.start_tls()
+                    conn.ehlo(target.client_name)
                     info.smtp_tls = conn.capabilities
-            else:
-                conn.capa()
-                info.pop3 = conn.capabilities
-                if isinstance(greeting, Pop3Response) and conn.capabilities and "STLS" in conn.capabilities:
-                    if conn.command("STLS").ok:  # type: ignore[union-attr]
-                        conn.start_tls()
-                        conn.capa()
-                        info.pop3_tls = conn.capabilities
-                elif target.pop3 and target.pop3.tls != "none":
+            elif target.smtp and target.smtp.tls != "none":
+                info.smtp_tls = conn.capabilities
+        else:
+            conn.capa()
+            info.pop3 = conn.capabilities
+            if isinstance(greeting, Pop3Response) and conn.capabilities and "STLS" in conn.capabilities:
+                if conn.command("STLS").ok:  # type: ignore[union-attr]
+                    conn.start_tls()
+                    conn.capa()
                     info.pop3_tls = conn.capabilities
-            conn.command("QUIT")
-        except (TransportError, CheckFailed, CheckSkipped) as exc:
-            setattr(info, f"{protocol}_error", str(exc))
-        finally:
-            ctx.close_all()
-    return info
+            elif target.pop3 and target.pop3.tls != "none":
+                info.pop3_tls = conn.capabilities
+        conn.command("QUIT")
+    except (TransportError, CheckFailed, CheckSkipped) as exc:
+        setattr(info, f"{protocol}_error", str(exc))
+    finally:
+        ctx.close_all()
 
 
 def _requirement_met(req: str, check: Check, target: Target, info: ServerInfo) -> tuple[bool, str]:
