@@ -131,10 +131,44 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _profile_paths(paths: list[Path]) -> list[Path]:
+    """Load profiles among the given paths: files in (or under) a ``load/`` folder."""
+    found: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found += sorted(f for f in p.rglob("*.y*ml") if "load" in f.relative_to(p).parts[:-1]
+                            or (p.name == "load" and f.parent == p))
+        elif "load" in p.parts[:-1] and p.suffix in (".yaml", ".yml"):
+            found.append(p)
+    return found
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
-    files = _load(args.paths)
+    from harness.load.profile import load_profile
+    from harness.scenario.loader import ScenarioErrors
+    paths = args.paths or default_scenario_paths()
+    profiles = _profile_paths(paths)
+    scenario_paths = [p for p in paths if p not in profiles and p.name != "load"]
+    errors: list[ScenarioError] = []
+    files: list = []
+    if scenario_paths:
+        try:
+            files = _load(scenario_paths)
+        except ScenarioErrors as exc:
+            errors += exc.errors
+        except ScenarioError as exc:
+            errors.append(exc)
+    for path in profiles:       # load profiles have their own schema (harness/load/profile.py)
+        try:
+            load_profile(path)
+        except ScenarioErrors as exc:
+            errors += exc.errors
+        except ScenarioError as exc:
+            errors.append(exc)
+    if errors:
+        raise ScenarioErrors(errors)
     checks = sum(len(f.checks) for f in files)
-    print(f"{len(files)} file(s), {checks} check(s): valid")
+    print(f"{len(files)} scenario file(s), {checks} check(s), {len(profiles)} load profile(s): valid")
     return EXIT_OK
 
 

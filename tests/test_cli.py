@@ -119,3 +119,13 @@ def test_report_renders_stored_results(tmp_path: Path) -> None:
     bad.write_text("{not json")
     r = mh("report", str(bad), "-o", str(html))
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_validate_covers_load_profiles(tmp_path: Path) -> None:
+    r = mh("validate")
+    assert r.returncode == 0 and "load profile(s): valid" in r.stdout
+    bad = tmp_path / "load" / "bad.yaml"
+    bad.parent.mkdir()
+    bad.write_text("name: x\nusers: nope\n")
+    r = mh("validate", str(bad))
+    assert r.returncode == 2 and f"{bad}:2" in r.stderr and "Traceback" not in r.stderr
