@@ -28,8 +28,9 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from harness.errors import ConnectionClosed, Timeout, TransportError
+from harness.errors import ConnectionClosed, Oversize, RemoteProtocolError, Timeout, TransportError
 from harness.load.profile import Messages, UserMix
 from harness.message import MARKER_HEADER, dot_stuff, find_marker, strip_trace
 from harness.protocol.common import CLOSED, NEED_DATA
@@ -82,17 +83,87 @@ def resolve(host: str, port: int, tls: str = "none") -> Endpoint:
     return Endpoint(info[0], info[4], tls)
 
 
-def _connect(ep: Endpoint, timeout: float) -> TcpStream:
-    with map_exceptions(f"connect to {ep.sockaddr[0]}:{ep.sockaddr[1]}"):
-        sock = socket.socket(ep.family, socket.SOCK_STREAM)
+def _mapped(action: str, exc: BaseException) -> TransportError:
+    """The classified ``TransportError`` for a socket/ssl exception (``transport.map_exceptions``'s rules)."""
+    try:
+        with map_exceptions(action):
+            raise exc
+    except TransportError as mapped:
+        return mapped
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class LeanStream:
+    """``transport.TcpStream``'s interface with fewer syscalls per call.
+
+    The socket timeout is set once at connect and changed only when a caller
+    passes a different one (a reply split over several reads near its
+    deadline); exceptions are classified by ``transport.map_exceptions`` on the
+    error path only, so the hot path is one ``recv``/``sendall``.
+    """
+
+    __slots__ = ("_sock", "_timeout")
+
+    def __init__(self, sock: socket.socket, timeout: float) -> None:
+        self._sock = sock
+        self._timeout = timeout
+
+    @property
+    def socket(self) -> socket.socket:
+        return self._sock
+
+    def _settimeout(self, timeout: float) -> None:
+        if timeout != self._timeout:
+            self._sock.settimeout(max(timeout, 0.001))
+            self._timeout = timeout
+
+    def read(self, max_bytes: int, timeout: float) -> bytes:
         try:
-            sock.settimeout(timeout)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.connect(ep.sockaddr)
-        except BaseException:
-            sock.close()
-            raise
-    stream = TcpStream(sock)
+            if timeout != self._timeout:
+                self._settimeout(timeout)
+            return self._sock.recv(max_bytes)
+        except OSError as exc:
+            raise _mapped("read", exc) from exc
+
+    def write(self, data: bytes, timeout: float) -> None:
+        try:
+            if timeout != self._timeout:
+                self._settimeout(timeout)
+            self._sock.sendall(data)
+        except OSError as exc:
+            raise _mapped("write", exc) from exc
+
+    def start_tls(self, context: Any, server_hostname: str | None, timeout: float) -> LeanStream:
+        tls = TcpStream(self._sock).start_tls(context, server_hostname, timeout)
+        return LeanStream(tls.socket, max(timeout, 0.001))
+
+    def close(self) -> None:
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+
+    def abort(self) -> None:
+        TcpStream(self._sock).abort()
+
+
+def _connect(ep: Endpoint, timeout: float) -> LeanStream:
+    """Connect to the pre-resolved address (no resolver), TCP_NODELAY, the timeout set once."""
+    try:
+        sock = socket.socket(ep.family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise _mapped(f"connect to {ep.sockaddr[0]}:{ep.sockaddr[1]}", exc) from exc
+    try:
+        sock.settimeout(timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.connect(ep.sockaddr)
+    except OSError as exc:
+        sock.close()
+        raise _mapped(f"connect to {ep.sockaddr[0]}:{ep.sockaddr[1]}", exc) from exc
+    except BaseException:
+        sock.close()
+        raise
+    stream = LeanStream(sock, timeout)
     if ep.tls == "implicit":
         try:
             stream = stream.start_tls(client_tls_context(), None, timeout)
@@ -141,6 +212,11 @@ class MessageFactory:
         self._sizes = [s for s, _ in spec.sizes]
         self._weights = [w for _, w in spec.sizes]
         self._bodies = {s: _body(max(s - 260, 10), spec.line_length, spec.eight_bit, rng) for s in self._sizes}
+        # The header lines never start with "." (field names), so the wire form is the header plus the
+        # body dot-stuffed once per size class: no dot_stuff() of every message.
+        self._wire_bodies = {s: dot_stuff(b) + b".\r\n" for s, b in self._bodies.items()}
+        self._mime = (b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                      b"Content-Transfer-Encoding: 8bit\r\n" if spec.eight_bit else b"")
         self._rng = rng
 
     def next(self, recipients: Sequence[str]) -> tuple[str, bytes, bytes]:
@@ -150,11 +226,8 @@ class MessageFactory:
         size = self._sizes[0] if len(self._sizes) == 1 else self._rng.choices(self._sizes, self._weights)[0]
         head = (f"{MARKER_HEADER}: {mid}\r\nFrom: <{self.sender}>\r\nTo: {', '.join(f'<{r}>' for r in recipients)}"
                 f"\r\nSubject: mailharness load {mid}\r\nMessage-ID: <{mid}@mailharness.test>\r\n"
-                f"Date: Mon, 01 Jan 2024 00:00:00 +0000\r\n").encode("ascii")
-        if self.spec.eight_bit:
-            head += b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n"
-        message = head + b"\r\n" + self._bodies[size]
-        return mid, message, dot_stuff(message) + b".\r\n"
+                f"Date: Mon, 01 Jan 2024 00:00:00 +0000\r\n").encode("ascii") + self._mime + b"\r\n"
+        return mid, head + self._bodies[size], head + self._wire_bodies[size]
 
     @staticmethod
     def digest(message: bytes) -> str:
@@ -209,49 +282,138 @@ class _Client:
             self.stream = None
 
 
+_REPLY_LIMIT = 1 << 20          # buffered reply bytes without a final line: the server is not speaking SMTP
+
+
+def _smtp_reply(raw: bytes) -> SmtpReply:
+    """The full ``SmtpReply`` of a reply's wire bytes (failure path only: the message of ``UnexpectedReply``)."""
+    reader = SmtpReplyReader()
+    reader.receive_data(raw)
+    try:
+        event = reader.next_event()
+    except TransportError:
+        event = None
+    if isinstance(event, SmtpReply):
+        return event
+    return SmtpReply(int(raw[:3]), (raw[4:].rstrip(b"\r\n"),), raw)
+
+
 class SmtpLoadClient(_Client):
+    """SMTP with the fewest syscalls and allocations per phase.
+
+    Replies are read with one large ``recv`` into a per-connection bytearray and
+    split there: a reply is complete at its first line that is not a ``NNN-``
+    continuation; only its code is parsed on the hot path. An unexpected code is
+    re-parsed by the conformance reader (``protocol.smtp.SmtpReplyReader``) for
+    the failure message. Several replies in one read (PIPELINING) stay buffered
+    for the next phase.
+    """
+
     rtype = "SMTP"
 
     def __init__(self, endpoint: Endpoint, fire: Fire, timeout: float = 10.0) -> None:
         super().__init__(endpoint, fire, timeout)
-        self.reader = SmtpReplyReader()
+        self.buf = bytearray()
 
-    def phase(self, name: str, data: bytes | None, expect: tuple[int, ...], length: int = 0) -> SmtpReply:
+    def _reply(self, t0: float) -> tuple[int, bytes]:
+        """(code, raw bytes) of the next complete reply; raises ``TransportError``."""
+        buf = self.buf
+        start = 0
+        first = True
+        while True:
+            nl = buf.find(b"\n", start)
+            if nl < 0:
+                if len(buf) > _REPLY_LIMIT:
+                    raise Oversize(f"no complete reply in {len(buf)} octets")
+                assert self.stream is not None
+                if first:
+                    data = self.stream.read(65536, self.timeout)
+                    first = False
+                else:
+                    remaining = t0 + self.timeout - time.perf_counter()
+                    if remaining <= 0:
+                        raise Timeout(f"no complete reply within {self.timeout:g} s")
+                    data = self.stream.read(65536, remaining)
+                if not data:
+                    if buf:
+                        raise RemoteProtocolError("connection closed in the middle of a reply (missing final line)")
+                    raise ConnectionClosed("connection closed by the server while waiting for a reply")
+                buf += data
+                continue
+            if nl - start >= 3 and buf[start + 3] == 45:         # "NNN-": a continuation line
+                start = nl + 1
+                continue
+            head = buf[:3]
+            if not head.isdigit():
+                shown = bytes(buf[:80]).decode("utf-8", "replace")
+                raise RemoteProtocolError(f"not an SMTP reply line: {shown!r}")
+            raw = bytes(buf[:nl + 1])
+            del buf[:nl + 1]
+            return int(head), raw
+
+    def phase(self, name: str, data: bytes | None, expect: tuple[int, ...], length: int = 0) -> bytes:
+        """Send ``data`` (if any), read one reply; returns its raw bytes."""
         t0 = time.perf_counter()
         try:
             if data is not None:
                 assert self.stream is not None
                 self.stream.write(data, self.timeout)
-            reply = self._read(self.reader, t0)
+            code, raw = self._reply(t0)
         except TransportError as exc:
             raise self._fail(name, t0, exc) from None
-        assert isinstance(reply, SmtpReply)
-        if reply.code not in expect:
-            raise self._fail(name, t0, UnexpectedReply(name, reply))
-        self.fire(self.rtype, name, (time.perf_counter() - t0) * 1000.0, length or len(reply.raw), None)
-        return reply
+        if code not in expect:
+            raise self._fail(name, t0, UnexpectedReply(name, _smtp_reply(raw)))
+        self.fire(self.rtype, name, (time.perf_counter() - t0) * 1000.0, length or len(raw), None)
+        return raw
 
-    def data(self, message_wire: bytes) -> SmtpReply:
-        """DATA, 354, the message and its terminator in one write, 250: one ``DATA`` request."""
+    def group(self, data: bytes, phases: Sequence[tuple[str, tuple[int, ...]]]) -> float:
+        """RFC 2920: ``data`` holds several commands in one write; one reply (and one request) per phase.
+
+        The first phase is timed from the write, each later one from the
+        previous reply, so the phases add up to the group's time. Returns the
+        ``perf_counter`` of the last reply.
+        """
+        t0 = time.perf_counter()
+        name = phases[0][0]
+        try:
+            assert self.stream is not None
+            self.stream.write(data, self.timeout)
+            for name, expect in phases:
+                code, raw = self._reply(t0)
+                t1 = time.perf_counter()
+                if code not in expect:
+                    raise self._fail(name, t0, UnexpectedReply(name, _smtp_reply(raw)))
+                self.fire(self.rtype, name, (t1 - t0) * 1000.0, len(raw), None)
+                t0 = t1
+        except TransportError as exc:
+            raise self._fail(name, t0, exc) from None
+        return t0
+
+    def data(self, message_wire: bytes, then: bytes = b"", *, go_sent: bool = False) -> SmtpReply | bytes:
+        """DATA, 354, the message and its terminator in one write, 250: one ``DATA`` request.
+
+        ``go_sent``: DATA was already written (the last command of a pipelined
+        group). ``then`` is written together with the message (PIPELINING: the
+        message may be followed by QUIT in the same group).
+        """
         t0 = time.perf_counter()
         try:
             assert self.stream is not None
-            self.stream.write(b"DATA\r\n", self.timeout)
-            go = self._read(self.reader, t0)
-            assert isinstance(go, SmtpReply)
-            if go.code != 354:
-                raise self._fail("DATA", t0, UnexpectedReply("DATA", go))
-            self.stream.write(message_wire, self.timeout)
-            reply = self._read(self.reader, t0)
+            if not go_sent:
+                self.stream.write(b"DATA\r\n", self.timeout)
+            code, raw = self._reply(t0)
+            if code != 354:
+                raise self._fail("DATA", t0, UnexpectedReply("DATA", _smtp_reply(raw)))
+            self.stream.write(message_wire + then if then else message_wire, self.timeout)
+            code, raw = self._reply(t0)
         except TransportError as exc:
             raise self._fail("DATA", t0, exc) from None
-        assert isinstance(reply, SmtpReply)
-        if reply.code != 250:
-            raise self._fail("DATA", t0, UnexpectedReply("DATA", reply))
+        if code != 250:
+            raise self._fail("DATA", t0, UnexpectedReply("DATA", _smtp_reply(raw)))
         self.fire(self.rtype, "DATA", (time.perf_counter() - t0) * 1000.0, len(message_wire), None)
-        return reply
+        return raw
 
-    def starttls(self, ehlo: bytes) -> None:
+    def starttls(self, ehlo: bytes) -> bytes:
         self.phase("STARTTLS", b"STARTTLS\r\n", (220,))
         t0 = time.perf_counter()
         try:
@@ -260,8 +422,8 @@ class SmtpLoadClient(_Client):
         except TransportError as exc:
             raise self._fail("TLS", t0, exc) from None
         self.fire(self.rtype, "TLS", (time.perf_counter() - t0) * 1000.0, 0, None)
-        self.reader = SmtpReplyReader()
-        self.phase("EHLO", ehlo, (250,))
+        self.buf.clear()        # RFC 3207: nothing from before the handshake counts
+        return self.phase("EHLO", ehlo, (250,))
 
 
 class Pop3LoadClient(_Client):

@@ -63,6 +63,7 @@ SCHEMA: dict[str, Any] = {
                 "recipients": _POS_INT,
                 "starttls": {"type": "boolean"},
                 "auth": {"type": "boolean"},
+                "pipelining": {"type": "boolean"},
                 "dele": {"type": "boolean"},
                 "max_retrieve": _POS_INT,
                 "abort_ratio": {"type": "number", "minimum": 0, "maximum": 1},
@@ -128,6 +129,7 @@ class UserMix:
     recipients: int = 1
     starttls: bool = False
     auth: bool = False
+    pipelining: bool = False                # RFC 2920 when the server advertises it
     dele: bool = True
     max_retrieve: int = 100                 # RETRs per POP3 session
     abort_ratio: float = 0.0               # POP3 sessions that RST after DELE, without QUIT
@@ -337,6 +339,7 @@ class _ProfileLoader:
         return UserMix(kind=u["kind"], weight=u.get("weight", 1), fixed_count=u.get("fixed_count"), wait=pair,
                        messages_per_session=u.get("messages_per_session", 1), recipients=u.get("recipients", 1),
                        starttls=u.get("starttls", False), auth=u.get("auth", False), dele=u.get("dele", True),
+                       pipelining=u.get("pipelining", False),
                        max_retrieve=u.get("max_retrieve", 100), abort_ratio=u.get("abort_ratio", 0.0))
 
     def shape(self, s: dict[str, Any], root: dict[str, Any]) -> Shape:
