@@ -88,6 +88,17 @@ class ScenarioFile(pytest.File):
             yield ScenarioItem.from_parent(self, name=check.id, check=check)
 
 
+_MARKS_KEY = pytest.StashKey[set]()
+
+
+def _register_marker(config: pytest.Config, name: str) -> None:
+    """Tags and levels become markers (-m must, -m smuggling); registered so --strict-markers accepts them."""
+    known = config.stash.setdefault(_MARKS_KEY, set())
+    if name not in known:
+        config.addinivalue_line("markers", f"{name}: mailharness check tag or level")
+        known.add(name)
+
+
 class CheckFailure(Exception):
     def __init__(self, result: CheckResult, transcript: str) -> None:
         super().__init__(result.message)
@@ -99,9 +110,9 @@ class ScenarioItem(pytest.Item):
     def __init__(self, *, check: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.check = check
-        for tag in check.tags:
-            self.add_marker(tag.replace("-", "_"))
-        self.add_marker(check.level.value.lower())
+        for mark in [tag.replace("-", "_") for tag in check.tags] + [check.level.value.lower()]:
+            _register_marker(self.config, mark)
+            self.add_marker(mark)
 
     def runtest(self) -> None:
         runner = _runner(self.config)
