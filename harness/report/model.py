@@ -370,19 +370,34 @@ def _lines(entries: object, status: str, failures: tuple[str, ...], message: str
                           wire=_bounded(_wire(text), _WIRE_MAX[problem]) if direction != "*" else (),
                           delta_ms=delta, elided=cut))
     if problem and built:
-        built[_broke_index(built, status, _reply_hints(failures, message))]["broke"] = True
+        index = _broke_index(built, status, _reply_hints(failures, message),
+                             _about_mailbox(failures, message))
+        if index is not None:
+            built[index]["broke"] = True
     return tuple(LineView(**b) for b in built), elided
 
 
-def _broke_index(rows: list[dict[str, Any]], status: str, hints: list[str]) -> int:
-    """The entry that broke the check: the quoted reply, else the last reply (failed) or entry (error)."""
+_MAILBOX_VERDICT = re.compile(r"mailbox|was delivered to|retrieved message|LIST gives")
+
+
+def _about_mailbox(failures: tuple[str, ...], message: str) -> bool:
+    return any(_MAILBOX_VERDICT.search(text) for text in (*failures, message))
+
+
+def _broke_index(rows: list[dict[str, Any]], status: str, hints: list[str],
+                 mailbox_verdict: bool = False) -> int | None:
+    """The entry that broke the check: the quoted reply, else the last reply (failed) or entry (error).
+
+    A verdict about a mailbox (a message missing, smuggled in, or altered) was
+    not caused by one reply: nothing is marked then.
+    """
     replies = [i for i, r in enumerate(rows) if r["dir"] == "S"]
     for hint in hints:
         for i in reversed(replies):
             if rows[i]["text"].startswith(hint[:40]):
                 return i
-    if status == "failed" and replies:
-        return replies[-1]
+    if status == "failed":
+        return None if mailbox_verdict or not replies else replies[-1]
     events = [i for i, r in enumerate(rows) if r["dir"] != "C"]
     return events[-1] if events else len(rows) - 1
 
