@@ -1,12 +1,18 @@
-"""Lean SMTP and POP3 load clients over the harness's own protocol core and transport.
+"""Lean SMTP and POP3 load clients over the harness's own protocol core.
 
-No second client: replies are parsed by ``protocol.smtp.SmtpReplyReader`` /
-``protocol.pop3.Pop3ResponseReader`` and bytes move through
-``transport.TcpStream``, exactly as in the conformance runner. What is
-different is cost: no transcript, command bytes precomputed once per session
-kind, one ``sendall`` per command (message + terminator in one write), a
-connect to a pre-resolved address (no resolver call per session), and
-TCP_NODELAY.
+No second protocol implementation to judge servers with: an SMTP reply is
+split on the wire in a per-connection ``bytearray`` (complete at its first
+line that is not a ``NNN-`` continuation; only the code is parsed), and a
+reply with an unexpected code is re-parsed by ``protocol.smtp.SmtpReplyReader``
+for the failure message; POP3 responses go through
+``protocol.pop3.Pop3ResponseReader``. What is different from the conformance
+runner is cost: no transcript, command bytes precomputed once per process
+(``SessionContext.commands``), bodies dot-stuffed once per size class, one
+``sendall`` per command or pipelined group (RFC 2920, when the profile asks
+and the server advertises it), 64 KB reads, a connect to a pre-resolved
+address (no resolver call per session), TCP_NODELAY, and the socket timeout
+set once per connection (``LeanStream``; errors are classified by
+``transport.map_exceptions`` on the error path only).
 
 Every phase calls ``fire(request_type, name, response_time_ms, length, exc)``
 once: the Locust process turns it into ``events.request`` plus an HDR record;
@@ -30,7 +36,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.errors import ConnectionClosed, Oversize, RemoteProtocolError, Timeout, TransportError
+from harness.errors import (
+    ConnectionClosed,
+    Oversize,
+    RemoteProtocolError,
+    Timeout,
+    TransportError,
+)
 from harness.load.profile import Messages, UserMix
 from harness.message import MARKER_HEADER, dot_stuff, find_marker, strip_trace
 from harness.protocol.common import CLOSED, NEED_DATA
@@ -259,9 +271,14 @@ class _Client:
 
     def _read(self, reader: SmtpReplyReader | Pop3ResponseReader, t0: float) -> SmtpReply | Pop3Response:
         assert self.stream is not None
+        first = True
         while True:
             event = reader.next_event()
             if event is NEED_DATA:
+                if first:           # the phase just started: its whole budget, no settimeout call
+                    first = False
+                    reader.receive_data(self.stream.read(65536, self.timeout))
+                    continue
                 remaining = t0 + self.timeout - time.perf_counter()
                 if remaining <= 0:
                     raise Timeout(f"no complete reply within {self.timeout:g} s")
@@ -471,6 +488,7 @@ class SessionContext:
     on_seen: Callable[[str | None, float, str | None], None] | None = None
     on_message: Callable[[], None] | None = None
     rng: random.Random = field(default_factory=random.Random)
+    commands: dict = field(default_factory=dict)     # precomputed command bytes (smtp_session)
     _rcpt_next: int = 0
 
     def next_recipients(self, n: int) -> list[str]:
@@ -481,41 +499,79 @@ class SessionContext:
         return out
 
 
+def _smtp_commands(ctx: SessionContext) -> dict[Any, bytes]:
+    """Command bytes that do not change between sessions, made once per context."""
+    cmds = ctx.commands
+    if not cmds:
+        assert ctx.factory is not None
+        body8 = " BODY=8BITMIME" if ctx.factory.spec.eight_bit else ""
+        cmds["EHLO"] = f"EHLO {ctx.client_name}\r\n".encode("ascii")
+        cmds["MAIL"] = f"MAIL FROM:<{ctx.factory.sender}>{body8}\r\n".encode("ascii")
+        if ctx.smtp_auth:
+            token = base64.b64encode(f"\0{ctx.smtp_auth[0]}\0{ctx.smtp_auth[1]}".encode()).decode()
+            cmds["AUTH"] = f"AUTH PLAIN {token}\r\n".encode("ascii")
+    return cmds
+
+
+def _rcpt_commands(cmds: dict[Any, bytes], rcpts: Sequence[str]) -> bytes:
+    key = tuple(rcpts)
+    out = cmds.get(key)
+    if out is None:
+        out = cmds[key] = b"".join(f"RCPT TO:<{r}>\r\n".encode("ascii") for r in rcpts)
+    return out
+
+
+def _advertises_pipelining(ehlo_reply: bytes) -> bool:
+    return any(line[4:].strip().upper() == b"PIPELINING" for line in ehlo_reply.split(b"\n")[1:])
+
+
+_RCPT_OK = (250, 251)
+
+
 def smtp_session(ctx: SessionContext, mix: UserMix) -> int:
     """One SMTP connection: banner, EHLO, [STARTTLS], [AUTH], n × (MAIL, RCPT…, DATA), QUIT.
 
+    With ``mix.pipelining`` and PIPELINING in the EHLO reply (RFC 2920),
+    MAIL, the RCPTs and DATA go in one write, and the last message is followed
+    by QUIT in the same write; otherwise one command per write.
     Returns the number of messages accepted. Failures are reported through
     ``ctx.fire``; they end the session but are not raised.
     """
     assert ctx.smtp is not None and ctx.factory is not None
     client = SmtpLoadClient(ctx.smtp, ctx.fire, ctx.timeout)
-    ehlo = f"EHLO {ctx.client_name}\r\n".encode("ascii")
-    body8 = " BODY=8BITMIME" if ctx.factory.spec.eight_bit else ""
-    mail = f"MAIL FROM:<{ctx.factory.sender}>{body8}\r\n".encode("ascii")
+    cmds = _smtp_commands(ctx)
+    ehlo, mail = cmds["EHLO"], cmds["MAIL"]
+    factory = ctx.factory
     accepted = 0
     try:
         client.connect()
         client.phase("banner", None, (220,))
-        client.phase("EHLO", ehlo, (250,))
+        ehlo_reply = client.phase("EHLO", ehlo, (250,))
         if mix.starttls or ctx.smtp.tls == "starttls":
-            client.starttls(ehlo)
+            ehlo_reply = client.starttls(ehlo)
         if mix.auth and ctx.smtp_auth:
-            token = base64.b64encode(f"\0{ctx.smtp_auth[0]}\0{ctx.smtp_auth[1]}".encode()).decode()
-            client.phase("AUTH", f"AUTH PLAIN {token}\r\n".encode("ascii"), (235,))
-        for _ in range(mix.messages_per_session):
+            client.phase("AUTH", cmds["AUTH"], (235,))
+        pipelining = mix.pipelining and _advertises_pipelining(ehlo_reply)
+        n = mix.messages_per_session
+        for i in range(n):
             rcpts = ctx.next_recipients(mix.recipients)
-            mid, message, wire = ctx.factory.next(rcpts)
+            mid, message, wire = factory.next(rcpts)
             digest = MessageFactory.digest(message) if ctx.verify else ""
-            client.phase("MAIL", mail, (250,))
-            for r in rcpts:
-                client.phase("RCPT", f"RCPT TO:<{r}>\r\n".encode("ascii"), (250, 251))
-            client.data(wire)
+            if pipelining:
+                client.group(mail + _rcpt_commands(cmds, rcpts) + b"DATA\r\n",
+                             (("MAIL", (250,)),) + (("RCPT", _RCPT_OK),) * len(rcpts))
+                client.data(wire, b"QUIT\r\n" if i == n - 1 else b"", go_sent=True)
+            else:
+                client.phase("MAIL", mail, (250,))
+                for r in rcpts:
+                    client.phase("RCPT", _rcpt_commands(cmds, (r,)), _RCPT_OK)
+                client.data(wire)
             accepted += 1
             if ctx.on_message:
                 ctx.on_message()
             if ctx.verify and ctx.on_sent:
                 ctx.on_sent(mid, time.time(), digest)
-        client.phase("QUIT", b"QUIT\r\n", (221,))
+        client.phase("QUIT", None if pipelining and n else b"QUIT\r\n", (221,))
     except SessionAborted:
         pass
     finally:

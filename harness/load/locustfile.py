@@ -11,9 +11,11 @@ The run is described by a JSON file named in ``MAILHARNESS_LOAD_CONFIG``
 write ``load-stats.json``. User classes are made from the profile's user mix at
 import time, so Locust's class discovery, weights and ``fixed_count`` apply.
 
-Each phase of a session fires ``events.request`` (``request_type`` SMTP or
+Each phase of a session is one Locust request (``request_type`` SMTP or
 POP3, ``name`` connect/banner/EHLO/MAIL/RCPT/DATA/QUIT, USER/PASS/STAT/LIST/
-RETR/DELE...) and records into our own HDR histograms (``stats.Collector``).
+RETR/DELE...) and one record in our own HDR histograms (``stats.Collector``);
+successes are buffered and folded into both in bulk (``_Batch``), failures
+fire ``events.request`` at once.
 Workers ship collector deltas in ``report_to_master``; the master merges them
 and, when it quits, writes the merged collector for the CLI.
 """
@@ -26,11 +28,13 @@ import os
 import random
 import sys
 import time
+from collections import defaultdict
 from typing import Any
 
 import gevent
 from gevent.pool import Pool
 from locust import User, between, constant, events, task
+from locust import stats as locust_stats
 from locust.runners import WorkerRunner
 
 from harness.load.clients import (
@@ -52,15 +56,106 @@ _STATE: dict[str, Any] = {"ctx": None, "mailbox_seq": 0, "t_start": None, "elaps
 
 # -- per-process session context -----------------------------------------------------------
 
-def _fire_for(environment: Any):
-    fire_event = environment.events.request.fire
-    record = COLLECTOR.record
+class _Batch:
+    """Per-process request recording with the per-request cost of a list append.
 
-    def fire(rtype: str, name: str, ms: float, length: int, exc: BaseException | None) -> None:
-        fire_event(request_type=rtype, name=name, response_time=ms, response_length=length,
-                   exception=exc, context={})
-        record(f"{rtype} {name}", int(ms * 1000), None if exc is None else str(exc))
-    return fire
+    Successful phases are buffered as ``(rtype, name, ms, length)`` and
+    flushed at most ``FLUSH_INTERVAL_S`` later (and before every worker report,
+    at test stop, and before the master reads its own numbers): each phase's
+    samples go into our HDR histogram in one pass (``Collector.record_many``,
+    exact) and into Locust's ``StatsEntry`` for the phase and the total with
+    the same arithmetic as ``StatsEntry.log`` (count, sum, min, max, Locust's
+    rounded buckets, per-second counts, content length), so the web UI, the
+    CSVs and the master's aggregation see every request under its phase name.
+    A failure flushes the buffer and then fires Locust's ordinary request
+    event, so failures and their messages are reported exactly as before.
+    """
+
+    FLUSH_INTERVAL_S = 0.25
+    MAX_PENDING = 5000
+
+    def __init__(self, environment: Any) -> None:
+        self.environment = environment
+        self.pending: list[tuple[str, str, float, int]] = []
+        self.fire_event = environment.events.request.fire
+
+    def fire(self, rtype: str, name: str, ms: float, length: int, exc: BaseException | None) -> None:
+        if exc is None:
+            pending = self.pending
+            pending.append((rtype, name, ms, length))
+            if len(pending) >= self.MAX_PENDING:
+                self.flush()
+            return
+        self.flush()
+        self.fire_event(request_type=rtype, name=name, response_time=ms, response_length=length,
+                        exception=exc, context={})
+        COLLECTOR.record(f"{rtype} {name}", int(ms * 1000), str(exc))
+
+    def flush(self) -> None:
+        pending = self.pending
+        if not pending:
+            return
+        self.pending = []
+        groups: dict[tuple[str, str], tuple[list[float], list[int]]] = {}
+        for rtype, name, ms, length in pending:
+            g = groups.get((rtype, name))
+            if g is None:
+                g = groups[(rtype, name)] = ([], [])
+            g[0].append(ms)
+            g[1].append(length)
+        runner = self.environment.runner
+        stats = runner.stats if runner is not None else self.environment.stats
+        now = time.time()
+        for (rtype, name), (times, lengths) in groups.items():
+            COLLECTOR.record_many(f"{rtype} {name}", [int(ms * 1000) for ms in times])
+            if stats is not None:
+                _log_many(stats, rtype, name, times, sum(lengths), now)
+
+    def run(self) -> None:
+        while True:
+            gevent.sleep(self.FLUSH_INTERVAL_S)
+            self.flush()
+
+
+def _log_many(stats: Any, rtype: str, name: str, times: list[float], length: int, now: float) -> None:
+    """``RequestStats.log_request`` for many successful requests at once (``StatsEntry.log``'s arithmetic)."""
+    buckets: dict[int, int] = defaultdict(int)
+    bucket = locust_stats.bucket_response_time
+    for ms in times:
+        buckets[bucket(ms)] += 1
+    n, total, lo, hi = len(times), sum(times), min(times), max(times)
+    t = int(now)
+    for entry in (stats.total, stats.get(name, rtype)):
+        if entry.use_response_times_cache and entry.last_request_timestamp and t > int(entry.last_request_timestamp):
+            entry._cache_response_times(t - 1)
+        entry.num_requests += n
+        entry.num_reqs_per_sec[t] += n
+        entry.last_request_timestamp = now
+        entry.total_response_time += total
+        entry.min_response_time = lo if entry.min_response_time is None else min(entry.min_response_time, lo)
+        entry.max_response_time = max(entry.max_response_time, hi)
+        rt = entry.response_times
+        for k, c in buckets.items():
+            rt[k] += c
+        entry.total_content_length += length
+
+
+def _batch(environment: Any) -> _Batch:
+    batch = _STATE.get("batch")
+    if batch is None:
+        batch = _STATE["batch"] = _Batch(environment)
+        gevent.spawn(batch.run)
+    return batch
+
+
+def flush_requests() -> None:
+    batch = _STATE.get("batch")
+    if batch is not None:
+        batch.flush()
+
+
+def _fire_for(environment: Any):
+    return _batch(environment).fire
 
 
 def _recipients(users: list[dict[str, Any]]) -> tuple[str, ...]:
@@ -220,11 +315,13 @@ def elapsed() -> float:
 
 
 def live_section(final: bool = False) -> dict[str, Any]:
+    flush_requests()
     COLLECTOR.merge_own()
     return load_section(PROFILE, COLLECTOR, elapsed(), final=final)
 
 
 def write_stats() -> None:
+    flush_requests()
     COLLECTOR.merge_own()
     COLLECTOR.elapsed_s = elapsed()
     path = CONFIG["stats_file"]
@@ -282,6 +379,7 @@ def _on_test_start(environment: Any, **_: Any) -> None:
 
 @events.test_stop.add_listener
 def _on_test_stop(environment: Any, **_: Any) -> None:
+    flush_requests()
     if _STATE["t_start"] is not None:
         _STATE["elapsed"] += time.monotonic() - _STATE["t_start"]
         _STATE["t_start"] = None
@@ -291,6 +389,8 @@ def _on_test_stop(environment: Any, **_: Any) -> None:
 
 @events.report_to_master.add_listener
 def _on_report_to_master(client_id: str, data: dict[str, Any], **_: Any) -> None:
+    # Registered at import, before Locust's own listener serializes the stats: flush first.
+    flush_requests()
     data["mailharness"] = COLLECTOR.flush()
 
 

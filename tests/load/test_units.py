@@ -176,3 +176,63 @@ def test_closed_connection_is_a_failure_with_the_transport_error(monkeypatch: py
     events: list = []
     assert smtp_session(_ctx(events), UserMix(kind="smtp")) == 0
     assert events[-1][1] == "banner" and isinstance(events[-1][4], ConnectionClosed)
+
+
+def test_pipelined_session_writes_one_group_per_message_and_quits_with_the_body(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The server's replies arrive coalesced (as they do when the client pipelines).
+    replies = [b"220 hi\r\n", b"250-me\r\n250-PIPELINING\r\n250 8BITMIME\r\n",
+               b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n354 go\r\n", b"250 queued\r\n221 bye\r\n"]
+    stream = MockStream(replies)
+    monkeypatch.setattr("harness.load.clients._connect", lambda ep, timeout: stream)
+    events: list = []
+    assert smtp_session(_ctx(events), UserMix(kind="smtp", pipelining=True)) == 1
+    assert [e[1] for e in events] == ["connect", "banner", "EHLO", "MAIL", "RCPT", "DATA", "QUIT"]
+    assert all(e[4] is None for e in events)
+    assert stream.written[1] == b"MAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n"
+    assert len(stream.written) == 3 and stream.written[2].endswith(b"\r\n.\r\nQUIT\r\n")
+
+
+def test_pipelining_is_used_only_when_advertised(monkeypatch: pytest.MonkeyPatch) -> None:
+    replies = [b"220 hi\r\n", b"250-me\r\n250 8BITMIME\r\n", b"250 ok\r\n", b"250 ok\r\n", b"354 go\r\n",
+               b"250 queued\r\n", b"221 bye\r\n"]
+    stream = MockStream(replies)
+    monkeypatch.setattr("harness.load.clients._connect", lambda ep, timeout: stream)
+    events: list = []
+    assert smtp_session(_ctx(events), UserMix(kind="smtp", pipelining=True, messages_per_session=1)) == 1
+    assert len(stream.written) == 6 and stream.written[-1] == b"QUIT\r\n"
+
+
+def test_pipelined_rcpt_refusal_is_a_rcpt_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    replies = [b"220 hi\r\n", b"250-me\r\n250 PIPELINING\r\n", b"250 ok\r\n550 5.1.1 no such user\r\n554 no\r\n"]
+    monkeypatch.setattr("harness.load.clients._connect", lambda ep, timeout: MockStream(replies))
+    events: list = []
+    assert smtp_session(_ctx(events), UserMix(kind="smtp", pipelining=True)) == 0
+    assert [e[1] for e in events][-2:] == ["MAIL", "RCPT"]
+    exc = events[-1][4]
+    assert isinstance(exc, UnexpectedReply) and exc.reply.code == 550 and "no such user" in str(exc)
+
+
+def test_replies_split_across_reads_and_garbage() -> None:
+    events: list = []
+    client = SmtpLoadClient(Endpoint(0, ("127.0.0.1", 1)), lambda *e: events.append(e))
+    client.stream = MockStream([b"25", b"0-first\r\n250-sec", b"ond\r\n250 last\r\n22", b"0 x\r\n"])
+    raw = client.phase("EHLO", None, (250,))
+    assert raw == b"250-first\r\n250-second\r\n250 last\r\n"
+    assert client.phase("QUIT", None, (220,)) == b"220 x\r\n"
+    client.stream = MockStream([b"HTTP/1.1 400 Bad Request\r\n"])
+    with pytest.raises(SessionAborted):
+        client.phase("banner", None, (220,))
+    assert "not an SMTP reply line" in str(events[-1][4])
+
+
+def test_record_many_fills_the_same_histogram_as_record() -> None:
+    import random as _random
+    rng = _random.Random(7)
+    values = [int(rng.lognormvariate(7, 1.5)) for _ in range(20_000)] + [0, 1, 2047, 2048, 4097, 10**12]
+    one, many = Collector(), Collector()
+    for v in values:
+        one.record("SMTP DATA", v)
+    many.record_many("SMTP DATA", values)
+    a, b = one.flush(), many.flush()
+    assert a["hist"] == b["hist"] and a["requests"] == b["requests"] == {"SMTP DATA": len(values)}
