@@ -22,10 +22,8 @@ from typing import Any
 
 import jsonschema
 
-from harness.errors import ScenarioError
-from harness.scenario.loader import ScenarioErrors, _describe, _locate
+from harness.scenario.loader import ScenarioErrors, YamlFileLoader, _locate
 from harness.scenario.model import parse_duration
-from harness.scenario.yamlload import load_yaml, snippet
 
 __all__ = [
     "PHASE_NAME",
@@ -246,38 +244,13 @@ def _dur(value: Any) -> float | None:
     return None if value is None else parse_duration(value)
 
 
-class _ProfileLoader:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.name = str(path)
-        self.text = ""
-        self.errors: list[ScenarioError] = []
-
-    def error(self, message: str, line: int | None, end: int | None = None) -> None:
-        self.errors.append(ScenarioError(message, file=self.name, line=line, end_line=end,
-                                         snippet=snippet(self.text, line, end)))
-
+class _ProfileLoader(YamlFileLoader):
     def at(self, root: Any, path: list[Any]) -> tuple[int | None, int | None]:
         return _locate(root, path)
 
     def load(self) -> Profile:
-        try:
-            self.text = self.path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            pass
-        data = load_yaml(self.path)
-        if not isinstance(data, dict):
-            raise ScenarioError("a load profile must be a mapping with 'users' and 'shape'", file=self.name, line=1)
-        validator = jsonschema.Draft202012Validator(SCHEMA)
-        errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
-        for err in errors[:8]:
-            line, end = self.at(data, list(err.absolute_path))
-            if err.validator == "additionalProperties" and hasattr(err.instance, "key_lines"):
-                extra = [k for k in err.instance if k not in err.schema.get("properties", {})]
-                if extra and extra[0] in err.instance.key_lines:
-                    line = end = err.instance.key_lines[extra[0]]
-            where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
-            self.error(_describe(err, where), line, end)
+        data = self.read_mapping("a load profile must be a mapping with 'users' and 'shape'")
+        self.schema_errors(jsonschema.Draft202012Validator(SCHEMA), data, [], data)
         if self.errors:
             raise ScenarioErrors(self.errors)
         profile = self.build(data)

@@ -23,7 +23,7 @@ from harness.scenario.model import ACTIONS, Check, Expect, ScenarioFile, Step, p
 from harness.scenario.templating import is_template, syntax_error
 from harness.scenario.yamlload import LineDict, load_yaml, node_lines, snippet
 
-__all__ = ["load_file", "load_paths", "discover", "ScenarioErrors"]
+__all__ = ["load_file", "load_paths", "discover", "ScenarioErrors", "YamlFileLoader"]
 
 _SCHEMA_PATH = Path(__file__).with_name("schema.yaml")
 
@@ -85,7 +85,9 @@ def _locate(root: Any, path: Iterable[Any]) -> tuple[int | None, int | None]:
     return node_lines(node)
 
 
-class _FileLoader:
+class YamlFileLoader:
+    """What every schema-checked YAML file loader shares: errors with file, line and snippet."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.name = str(path)
@@ -96,8 +98,21 @@ class _FileLoader:
         self.errors.append(ScenarioError(message, file=self.name, line=line, end_line=end,
                                          snippet=snippet(self.text, line, end)))
 
-    def validate(self, node: Any, ref: str, base: list[Any], root: Any) -> bool:
-        errors = sorted(_validator(ref).iter_errors(node), key=lambda e: list(map(str, e.absolute_path)))
+    def read_mapping(self, what: str) -> LineDict:
+        """The file's top-level mapping; ``what`` says what it must contain."""
+        try:
+            self.text = self.path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            pass
+        data = load_yaml(self.path)
+        if not isinstance(data, dict):
+            raise ScenarioError(what, file=self.name, line=1)
+        return data
+
+    def schema_errors(self, validator: jsonschema.protocols.Validator, node: Any, base: list[Any],
+                      root: Any) -> bool:
+        """Record every schema problem of ``node`` (at ``base`` in ``root``) at its line; True if none."""
+        errors = sorted(validator.iter_errors(node), key=lambda e: list(map(str, e.absolute_path)))
         for err in errors[:8]:
             line, end = _locate(root, base + list(err.absolute_path))
             if err.validator == "additionalProperties" and isinstance(err.instance, LineDict):
@@ -108,15 +123,13 @@ class _FileLoader:
             self.error(_describe(err, where), line, end)
         return not errors
 
+
+class _FileLoader(YamlFileLoader):
+    def validate(self, node: Any, ref: str, base: list[Any], root: Any) -> bool:
+        return self.schema_errors(_validator(ref), node, base, root)
+
     def load(self) -> ScenarioFile:
-        try:
-            self.text = self.path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            pass
-        data = load_yaml(self.path)
-        if not isinstance(data, dict):
-            raise ScenarioError("a scenario file must be a mapping with 'suite' and 'checks'",
-                                file=self.name, line=1)
+        data = self.read_mapping("a scenario file must be a mapping with 'suite' and 'checks'")
         if not self.validate(data, "file", [], data):
             raise ScenarioErrors(self.errors)
         protocol = data.get("protocol", "smtp")
