@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import os
 import sys
 from pathlib import Path
@@ -145,28 +146,15 @@ def _profile_paths(paths: list[Path]) -> list[Path]:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from harness.load.profile import load_profile
-    from harness.scenario.loader import ScenarioErrors
+    from harness.scenario.loader import load_all, load_paths
     paths = args.paths or default_scenario_paths()
     profiles = _profile_paths(paths)
     scenario_paths = [p for p in paths if p not in profiles and p.name != "load"]
-    errors: list[ScenarioError] = []
-    files: list = []
-    if scenario_paths:
-        try:
-            files = _load(scenario_paths)
-        except ScenarioErrors as exc:
-            errors += exc.errors
-        except ScenarioError as exc:
-            errors.append(exc)
-    for path in profiles:       # load profiles have their own schema (harness/load/profile.py)
-        try:
-            load_profile(path)
-        except ScenarioErrors as exc:
-            errors += exc.errors
-        except ScenarioError as exc:
-            errors.append(exc)
-    if errors:
-        raise ScenarioErrors(errors)
+    # Scenario files and load profiles (their own schema) are checked together, all errors at once.
+    loaders: list = [functools.partial(load_paths, scenario_paths)] if scenario_paths else []
+    loaders += [functools.partial(load_profile, p) for p in profiles]
+    results = load_all(loaders)
+    files = results[0] if scenario_paths else []
     checks = sum(len(f.checks) for f in files)
     print(f"{len(files)} scenario file(s), {checks} check(s), {len(profiles)} load profile(s): valid")
     return EXIT_OK

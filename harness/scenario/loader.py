@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 import jsonschema
 import yaml
@@ -23,7 +23,9 @@ from harness.scenario.model import ACTIONS, Check, Expect, ScenarioFile, Step, p
 from harness.scenario.templating import is_template, syntax_error
 from harness.scenario.yamlload import LineDict, load_yaml, node_lines, snippet
 
-__all__ = ["load_file", "load_paths", "discover", "ScenarioErrors", "YamlFileLoader"]
+__all__ = ["load_file", "load_paths", "load_all", "discover", "ScenarioErrors", "YamlFileLoader"]
+
+T = TypeVar("T")
 
 _SCHEMA_PATH = Path(__file__).with_name("schema.yaml")
 
@@ -307,18 +309,25 @@ def discover(paths: Iterable[Path | str]) -> list[Path]:
     return found
 
 
-def load_paths(paths: Iterable[Path | str]) -> list[ScenarioFile]:
-    """Load every file; report the problems of all files together."""
-    files, errors = [], []
-    for path in discover(paths):
+def load_all(loaders: Iterable[Callable[[], T]]) -> list[T]:
+    """Run every loader; raise one ``ScenarioErrors`` with the problems of all of them."""
+    results: list[T] = []
+    errors: list[ScenarioError] = []
+    for load in loaders:
         try:
-            files.append(load_file(path))
+            results.append(load())
         except ScenarioErrors as exc:
             errors += exc.errors
         except ScenarioError as exc:
             errors.append(exc)
     if errors:
         raise ScenarioErrors(errors)
+    return results
+
+
+def load_paths(paths: Iterable[Path | str]) -> list[ScenarioFile]:
+    """Load every file; report the problems of all files together."""
+    files = load_all(functools.partial(load_file, path) for path in discover(paths))
     ids: dict[str, str] = {}
     for f in files:
         for c in f.checks:
