@@ -22,7 +22,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
-                                 reason="needs Debian's /usr/bin/chromium (ci/install-browser.sh)")]
+                                 reason="needs Debian's /usr/bin/chromium (ci/apt-install.sh chromium)")]
 
 
 def _free_port() -> int:

@@ -25,7 +25,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
 sync_api = pytest.importorskip("playwright.sync_api")
 # In CI (.ci/run installs it) a missing browser is a failure, not a skip.
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists() and not os.environ.get("CI"),
-                                reason=f"{CHROMIUM} not installed (ci/install-browser.sh)")
+                                reason=f"{CHROMIUM} not installed (ci/apt-install.sh chromium)")
 
 
 @pytest.fixture(scope="module")
