@@ -10,7 +10,7 @@ import jsonschema
 
 from harness.errors import TargetError
 from harness.scenario.model import parse_duration
-from harness.scenario.yamlload import load_yaml, node_lines, snippet
+from harness.scenario.loader import ScenarioErrors, YamlFileLoader
 
 __all__ = ["Endpoint", "User", "Target", "load_target", "target_from_mapping", "parse_hostport"]
 
@@ -131,37 +131,13 @@ def target_from_mapping(data: Mapping[str, Any], source: str = "") -> Target:
     )
 
 
-def validate_target(data: Any, source: str = "<target>", text: str = "") -> None:
-    if not isinstance(data, dict):
-        raise TargetError("a target file must be a mapping (smtp:, pop3:, users: ...)", file=source, line=1)
-    errors = sorted(jsonschema.Draft202012Validator(SCHEMA).iter_errors(data), key=lambda e: list(map(str, e.path)))
-    if errors:
-        err = errors[0]
-        node: Any = data
-        parent, key = None, None
-        for part in err.absolute_path:
-            parent, key = node, part
-            node = node[part]
-        line, end = node_lines(parent, key) if parent is not None else node_lines(node)
-        where = ".".join(map(str, err.absolute_path)) or "(top level)"
-        message = err.message
-        if err.validator == "additionalProperties":
-            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-            message = f"unknown key {', '.join(map(repr, extra))}"
-        raise TargetError(f"{where}: {message}", file=source, line=line, end_line=end,
-                          snippet=snippet(text, line, end))
-
-
 def load_target(path: Path | str) -> Target:
-    path = Path(path)
-    try:
-        data = load_yaml(path)
-    except TargetError:
-        raise
-    except Exception as exc:                      # ScenarioError from the YAML layer
-        raise TargetError(str(getattr(exc, "message", exc)), file=str(path),
-                          line=getattr(exc, "line", None), snippet=getattr(exc, "snippet", None)) from None
-    validate_target(data, str(path), path.read_text(encoding="utf-8", errors="replace"))
+    """Parse and schema-check a target file; every problem is reported with file and line."""
+    loader = YamlFileLoader(Path(path))
+    data = loader.read_mapping("a target file must be a mapping (smtp:, pop3:, users: ...)")
+    loader.schema_errors(jsonschema.Draft202012Validator(SCHEMA), data, [], data)
+    if loader.errors:
+        raise ScenarioErrors(loader.errors)
     return target_from_mapping(data, str(path))
 
 
