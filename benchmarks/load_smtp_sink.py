@@ -7,7 +7,8 @@ Starts ``smtp-sink`` (postfix package) on a free loopback port, then in the same
 2. ``mailharness load scenarios/load/smtp-throughput.yaml --target <sink>`` with 0, 1 and 2 workers
    (0 = one Locust process; N = a master plus N worker processes);
 3. memory per idle concurrent session: a gevent-patched process holds ``--idle`` sessions open after
-   EHLO with the same lean client, each in a live greenlet (as a Locust user would), and its RSS growth
+   EHLO with the same lean client and socket layer (``hubio``), each in a live greenlet (as a Locust user
+   would), and its RSS growth
    is divided by the count. The sink gets ``-m`` (its default serves only 256 connections, the rest stay
    in the listen queue), a 4096 backlog and enough descriptors; the measuring process raises its own
    ``RLIMIT_NOFILE``. Kernel socket buffers are not in RSS.
@@ -41,6 +42,7 @@ IDLE_SCRIPT = r"""
 from gevent import monkey; monkey.patch_all()
 import resource, sys, gevent, gevent.event
 from harness.load.clients import SmtpLoadClient, resolve
+from harness.load.hubio import connect as hub_connect
 port, n = int(sys.argv[1]), int(sys.argv[2])
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 want = n + 256
@@ -56,7 +58,7 @@ release = gevent.event.Event()
 def one():
     # An idle concurrent session as a Locust user holds it: its greenlet (and stack) stays alive,
     # parked after EHLO, with its client, buffer and socket.
-    c = SmtpLoadClient(ep, lambda *a: failed.append(a[1]) if a[4] is not None else None, 30.0)
+    c = SmtpLoadClient(ep, lambda *a: failed.append(a[1]) if a[4] is not None else None, 30.0, hub_connect)
     try:
         c.connect(); c.phase("banner", None, (220,)); c.phase("EHLO", b"EHLO bench\r\n", (250,))
     except Exception:

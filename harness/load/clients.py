@@ -28,6 +28,7 @@ This module imports neither locust nor gevent.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import random
 import socket
@@ -53,6 +54,7 @@ from harness.transport import TcpStream, client_tls_context, map_exceptions
 
 __all__ = [
     "Endpoint",
+    "Connector",
     "Fire",
     "MessageFactory",
     "Pop3LoadClient",
@@ -60,12 +62,16 @@ __all__ = [
     "SessionContext",
     "SmtpLoadClient",
     "UnexpectedReply",
+    "connect_lean",
+    "mapped_error",
     "pop3_session",
     "resolve",
     "smtp_session",
 ]
 
 Fire = Callable[[str, str, float, int, "BaseException | None"], None]
+# (endpoint, timeout) -> a connected stream: ``connect_lean`` (blocking sockets) or ``hubio.connect`` (gevent's hub)
+Connector = Callable[["Endpoint", float], Any]
 
 
 class UnexpectedReply(Exception):
@@ -95,7 +101,7 @@ def resolve(host: str, port: int, tls: str = "none") -> Endpoint:
     return Endpoint(info[0], info[4], tls)
 
 
-def _mapped(action: str, exc: BaseException) -> TransportError:
+def mapped_error(action: str, exc: BaseException) -> TransportError:
     """The classified ``TransportError`` for a socket/ssl exception (``transport.map_exceptions``'s rules)."""
     try:
         with map_exceptions(action):
@@ -135,7 +141,7 @@ class LeanStream:
                 self._settimeout(timeout)
             return self._sock.recv(max_bytes)
         except OSError as exc:
-            raise _mapped("read", exc) from exc
+            raise mapped_error("read", exc) from exc
 
     def write(self, data: bytes, timeout: float) -> None:
         try:
@@ -143,7 +149,7 @@ class LeanStream:
                 self._settimeout(timeout)
             self._sock.sendall(data)
         except OSError as exc:
-            raise _mapped("write", exc) from exc
+            raise mapped_error("write", exc) from exc
 
     def start_tls(self, context: Any, server_hostname: str | None, timeout: float) -> LeanStream:
         tls = TcpStream(self._sock).start_tls(context, server_hostname, timeout)
@@ -159,19 +165,19 @@ class LeanStream:
         TcpStream(self._sock).abort()
 
 
-def _connect(ep: Endpoint, timeout: float) -> LeanStream:
+def connect_lean(ep: Endpoint, timeout: float) -> LeanStream:
     """Connect to the pre-resolved address (no resolver), TCP_NODELAY, the timeout set once."""
     try:
         sock = socket.socket(ep.family, socket.SOCK_STREAM)
     except OSError as exc:
-        raise _mapped(f"connect to {ep.sockaddr[0]}:{ep.sockaddr[1]}", exc) from exc
+        raise mapped_error(f"connect to {ep.sockaddr[0]}:{ep.sockaddr[1]}", exc) from exc
     try:
         sock.settimeout(timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.connect(ep.sockaddr)
     except OSError as exc:
         sock.close()
-        raise _mapped(f"connect to {ep.sockaddr[0]}:{ep.sockaddr[1]}", exc) from exc
+        raise mapped_error(f"connect to {ep.sockaddr[0]}:{ep.sockaddr[1]}", exc) from exc
     except BaseException:
         sock.close()
         raise
@@ -251,11 +257,13 @@ class MessageFactory:
 class _Client:
     rtype = ""
 
-    def __init__(self, endpoint: Endpoint, fire: Fire, timeout: float = 10.0) -> None:
+    def __init__(self, endpoint: Endpoint, fire: Fire, timeout: float = 10.0,
+                 connector: Connector | None = None) -> None:
         self.endpoint = endpoint
         self.fire = fire
         self.timeout = timeout
-        self.stream: TcpStream | None = None
+        self.connector = connector or connect_lean
+        self.stream: Any = None
 
     def _fail(self, name: str, t0: float, exc: BaseException) -> SessionAborted:
         self.fire(self.rtype, name, (time.perf_counter() - t0) * 1000.0, 0, exc)
@@ -264,7 +272,7 @@ class _Client:
     def connect(self) -> None:
         t0 = time.perf_counter()
         try:
-            self.stream = _connect(self.endpoint, self.timeout)
+            self.stream = self.connector(self.endpoint, self.timeout)
         except TransportError as exc:
             raise self._fail("connect", t0, exc) from None
         self.fire(self.rtype, "connect", (time.perf_counter() - t0) * 1000.0, 0, None)
@@ -328,8 +336,9 @@ class SmtpLoadClient(_Client):
 
     rtype = "SMTP"
 
-    def __init__(self, endpoint: Endpoint, fire: Fire, timeout: float = 10.0) -> None:
-        super().__init__(endpoint, fire, timeout)
+    def __init__(self, endpoint: Endpoint, fire: Fire, timeout: float = 10.0,
+                 connector: Connector | None = None) -> None:
+        super().__init__(endpoint, fire, timeout, connector)
         self.buf = bytearray()
 
     def _reply(self, t0: float) -> tuple[int, bytes]:
@@ -446,8 +455,9 @@ class SmtpLoadClient(_Client):
 class Pop3LoadClient(_Client):
     rtype = "POP3"
 
-    def __init__(self, endpoint: Endpoint, fire: Fire, timeout: float = 10.0) -> None:
-        super().__init__(endpoint, fire, timeout)
+    def __init__(self, endpoint: Endpoint, fire: Fire, timeout: float = 10.0,
+                 connector: Connector | None = None) -> None:
+        super().__init__(endpoint, fire, timeout, connector)
         self.reader = Pop3ResponseReader()
 
     def phase(self, name: str, data: bytes | None, multiline: bool = False) -> Pop3Response:
@@ -489,6 +499,7 @@ class SessionContext:
     on_message: Callable[[], None] | None = None
     rng: random.Random = field(default_factory=random.Random)
     commands: dict = field(default_factory=dict)     # precomputed command bytes (smtp_session)
+    connect: Connector | None = None                 # None: connect_lean; the Locust processes: hubio.connect
     _rcpt_next: int = 0
 
     def next_recipients(self, n: int) -> list[str]:
@@ -521,7 +532,9 @@ def _rcpt_commands(cmds: dict[Any, bytes], rcpts: Sequence[str]) -> bytes:
     return out
 
 
+@functools.lru_cache(maxsize=64)
 def _advertises_pipelining(ehlo_reply: bytes) -> bool:
+    # Cached: a server answers every session's EHLO with the same bytes.
     return any(line[4:].strip().upper() == b"PIPELINING" for line in ehlo_reply.split(b"\n")[1:])
 
 
@@ -538,7 +551,7 @@ def smtp_session(ctx: SessionContext, mix: UserMix) -> int:
     ``ctx.fire``; they end the session but are not raised.
     """
     assert ctx.smtp is not None and ctx.factory is not None
-    client = SmtpLoadClient(ctx.smtp, ctx.fire, ctx.timeout)
+    client = SmtpLoadClient(ctx.smtp, ctx.fire, ctx.timeout, ctx.connect)
     cmds = _smtp_commands(ctx)
     ehlo, mail = cmds["EHLO"], cmds["MAIL"]
     factory = ctx.factory
@@ -596,7 +609,7 @@ def pop3_session(ctx: SessionContext, mix: UserMix, mailbox: tuple[str, str], *,
     Returns the number of messages retrieved.
     """
     assert ctx.pop3 is not None
-    client = Pop3LoadClient(ctx.pop3, ctx.fire, ctx.timeout)
+    client = Pop3LoadClient(ctx.pop3, ctx.fire, ctx.timeout, ctx.connect)
     login, password = mailbox
     got: list[tuple[str | None, float, str]] = []
     committed = False

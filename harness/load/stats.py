@@ -21,7 +21,7 @@ Pure Python (hdrhistogram + stdlib): no locust or gevent import.
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
@@ -135,6 +135,7 @@ class Collector:
 
     def _reset_delta(self) -> None:
         self._d_hist: dict[str, HdrHistogram] = {}
+        self._d_pending: dict[str, Counter[int]] = {}      # record_many's counts, folded at flush
         self._d_req: dict[str, int] = defaultdict(int)
         self._d_fail: dict[str, int] = defaultdict(int)
         self._d_err: dict[str, list[str]] = defaultdict(list)
@@ -158,27 +159,39 @@ class Collector:
                 self._d_err[phase].append(error[:300])
 
     def record_many(self, phase: str, micros: list[int]) -> None:
-        """Successful requests in bulk: the same histogram as ``record`` per value, 5x cheaper.
+        """Successful requests in bulk: counted now at C speed, folded into the histogram at ``flush``.
 
-        Each value is first reduced to the lowest value of its HDR bucket
-        (3 significant digits: 2048 sub-buckets, so above 2047 µs the low
-        ``bit_length - 11`` bits are dropped), then equal values are recorded
-        with one ``record_value(v, count)``. The counts land in exactly the
-        buckets single records would use, so percentiles are unchanged.
+        The same histogram as ``record`` per value: ``_fold`` puts each value's
+        count into the bucket a single ``record`` would use.
         """
         if not micros:
             return
         self._d_req[phase] += len(micros)
-        h = self._d_hist.get(phase)
-        if h is None:
-            h = self._d_hist[phase] = new_histogram()
-        counts: dict[int, int] = defaultdict(int)
-        for v in micros:
-            v = min(max(v, LOWEST_US), HIGHEST_US)
-            s = v.bit_length() - 11
-            counts[(v >> s) << s if s > 0 else v] += 1
-        for v, n in counts.items():
-            h.record_value(v, n)
+        pending = self._d_pending.get(phase)
+        if pending is None:
+            pending = self._d_pending[phase] = Counter()
+        pending.update(micros)
+
+    def _fold(self) -> None:
+        """Pending counts into the delta histograms: one ``record_value`` per HDR bucket, not per request.
+
+        A value is first reduced to the lowest value of its bucket (3
+        significant digits: 2048 sub-buckets, so above 2047 µs the low
+        ``bit_length - 11`` bits are dropped); the counts land in exactly the
+        buckets single records would use, so percentiles are unchanged.
+        """
+        for phase, pending in self._d_pending.items():
+            h = self._d_hist.get(phase)
+            if h is None:
+                h = self._d_hist[phase] = new_histogram()
+            buckets: dict[int, int] = defaultdict(int)
+            for v, n in pending.items():
+                v = min(max(v, LOWEST_US), HIGHEST_US)
+                s = v.bit_length() - 11
+                buckets[(v >> s) << s if s > 0 else v] += n
+            for v, n in buckets.items():
+                h.record_value(v, n)
+        self._d_pending = {}
 
     def count(self, name: str, n: int = 1) -> None:
         self._d_count[name] += n
@@ -196,6 +209,7 @@ class Collector:
 
     def flush(self) -> dict[str, Any]:
         with self._lock:
+            self._fold()
             payload = {
                 "hist": {k: h.encode().decode("ascii") for k, h in self._d_hist.items()},
                 "requests": dict(self._d_req), "failures": dict(self._d_fail), "errors": dict(self._d_err),

@@ -1,0 +1,213 @@
+"""Load-client sockets for the Locust processes: raw non-blocking sockets waited on with gevent's hub.
+
+Why not gevent's patched ``socket``: measured with strace and py-spy on an
+smtp-throughput run, its wrapper costs per SMTP session 8 syscalls we do not
+need (``getsockopt(SO_ERROR)`` around every connect attempt, ``fcntl``/
+``ioctl`` to set a non-blocking mode the socket could be created with) and a
+``gevent.Timeout`` (an exception object and a timer watcher, started and
+stopped) around every blocking wait. Here a socket is created with
+``SOCK_NONBLOCK``, a wait is one ``hub.wait`` on the connection's own io
+watcher, and deadlines are enforced by one watchdog greenlet per process that
+cancels waits past their deadline (resolution ``WATCHDOG_INTERVAL_S``; the
+load client's timeouts are seconds, so a quarter second late is harmless).
+
+``HubStream`` has ``clients.LeanStream``'s interface; ``connect`` is the
+``SessionContext.connect`` the Locust processes use. STARTTLS and implicit TLS
+hand the descriptor to gevent's socket and ``ssl`` (``TcpStream.start_tls``):
+the handshake is not the cost this module removes.
+"""
+
+from __future__ import annotations
+
+import _socket
+import errno
+import struct
+import time
+from typing import Any
+
+import gevent
+from gevent import get_hub
+from gevent import socket as gsocket
+
+from harness.errors import Timeout, TransportError
+from harness.load.clients import Endpoint, LeanStream, mapped_error
+from harness.transport import TcpStream, client_tls_context
+
+__all__ = ["HubStream", "connect", "WATCHDOG_INTERVAL_S"]
+
+WATCHDOG_INTERVAL_S = 0.25
+_READ, _WRITE = 1, 2
+_NONBLOCK = _socket.SOCK_STREAM | _socket.SOCK_NONBLOCK | _socket.SOCK_CLOEXEC
+_PENDING = (errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK)
+
+
+class _Watchdog:
+    """Cancels the waits of streams past their deadline; one greenlet per process, started lazily."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[HubStream, float] = {}
+        self._greenlet: Any = None
+
+    def ensure_running(self) -> None:
+        if self._greenlet is None or self._greenlet.dead:
+            self._greenlet = gevent.spawn(self._run)
+
+    def _run(self) -> None:
+        hub = get_hub()
+        while True:
+            gevent.sleep(WATCHDOG_INTERVAL_S)
+            now = time.monotonic()
+            for stream, deadline in list(self.waiting.items()):
+                if deadline <= now and stream.watcher is not None:
+                    self.waiting.pop(stream, None)
+                    hub.cancel_wait(stream.watcher, Timeout(f"{stream.action}: timed out"))
+
+
+WATCHDOG = _Watchdog()
+
+
+class HubStream:
+    """A connected non-blocking socket; ``read``/``write`` park the greenlet on the hub when they must wait."""
+
+    __slots__ = ("_sock", "_hub", "_io_read", "_io_write", "watcher", "action", "__weakref__")
+
+    def __init__(self, sock: _socket.socket) -> None:
+        self._sock = sock
+        self._hub = get_hub()
+        loop = self._hub.loop
+        fd = sock.fileno()
+        self._io_read = loop.io(fd, _READ)
+        self._io_write = loop.io(fd, _WRITE)
+        self.watcher: Any = None        # the io watcher being waited on (the watchdog cancels it)
+        self.action = ""
+
+    @property
+    def socket(self) -> _socket.socket:
+        return self._sock
+
+    def _wait(self, watcher: Any, timeout: float, action: str) -> None:
+        self.watcher, self.action = watcher, action
+        WATCHDOG.waiting[self] = time.monotonic() + timeout
+        try:
+            self._hub.wait(watcher)
+        finally:
+            WATCHDOG.waiting.pop(self, None)
+            self.watcher = None
+
+    def wait_connected(self, timeout: float) -> None:
+        self._wait(self._io_write, timeout, "connect")
+        err = self._sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
+        if err:
+            raise OSError(err, errno.errorcode.get(err, str(err)))
+
+    def read(self, max_bytes: int, timeout: float) -> bytes:
+        sock = self._sock
+        try:
+            while True:
+                try:
+                    return sock.recv(max_bytes)
+                except BlockingIOError:
+                    self._wait(self._io_read, timeout, "read")
+        except TransportError:
+            raise
+        except OSError as exc:
+            raise mapped_error("read", exc) from exc
+
+    def write(self, data: bytes, timeout: float) -> None:
+        sock = self._sock
+        try:
+            sent = sock.send(data)
+            if sent == len(data):
+                return
+            view = memoryview(data)[sent:]
+            deadline = time.monotonic() + timeout
+            while view:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise Timeout("write: timed out")
+                try:
+                    sent = sock.send(view)
+                except BlockingIOError:
+                    sent = 0
+                if sent:
+                    view = view[sent:]
+                else:
+                    self._wait(self._io_write, remaining, "write")
+        except TransportError:
+            raise
+        except OSError as exc:
+            raise mapped_error("write", exc) from exc
+
+    def _release(self) -> int:
+        """Stop and free the watchers; returns the descriptor, now owned by the caller's socket object."""
+        for watcher in (self._io_read, self._io_write):
+            if watcher is not None:
+                watcher.stop()
+                watcher.close()
+        self._io_read = self._io_write = None
+        return self._sock.fileno()
+
+    def start_tls(self, context: Any, server_hostname: str | None, timeout: float) -> LeanStream:
+        self._release()
+        sock = gsocket.socket(self._sock.family, _socket.SOCK_STREAM, fileno=self._sock.detach())
+        sock.settimeout(timeout)
+        tls = TcpStream(sock).start_tls(context, server_hostname, timeout)
+        return LeanStream(tls.socket, max(timeout, 0.001))
+
+    def close(self) -> None:
+        if self._io_read is None and self._io_write is None and self._sock.fileno() < 0:
+            return
+        self._release()
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+
+    def abort(self) -> None:
+        """Close with an RST (SO_LINGER 0)."""
+        try:
+            self._sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        self.close()
+
+
+def connect(ep: Endpoint, timeout: float) -> HubStream | LeanStream:
+    """``clients.connect_lean``'s contract on the hub: pre-resolved address, TCP_NODELAY, implicit TLS."""
+    WATCHDOG.ensure_running()
+    where = f"connect to {ep.sockaddr[0]}:{ep.sockaddr[1]}"
+    try:
+        sock = _socket.socket(ep.family, _NONBLOCK)
+    except OSError as exc:
+        raise mapped_error(where, exc) from exc
+    stream = HubStream(sock)
+    try:
+        sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        err = sock.connect_ex(ep.sockaddr)
+        if err in _PENDING:
+            # A second attempt reports a handshake that has completed meanwhile (on loopback: always)
+            # for one syscall, where a wait for writability costs a hub round trip and getsockopt.
+            err = sock.connect_ex(ep.sockaddr)
+            if err in _PENDING:
+                stream.wait_connected(timeout)
+                err = 0
+            elif err == errno.EISCONN:
+                err = 0
+        if err:
+            raise OSError(err, errno.errorcode.get(err, str(err)))
+    except Timeout as exc:
+        stream.close()
+        raise Timeout(f"{where}: timed out") from exc
+    except OSError as exc:
+        stream.close()
+        raise mapped_error(where, exc) from exc
+    except BaseException:
+        stream.close()
+        raise
+    if ep.tls == "implicit":
+        try:
+            return stream.start_tls(client_tls_context(), None, timeout)
+        except TransportError:
+            stream.close()
+            raise
+    return stream
