@@ -23,6 +23,7 @@ import _socket
 import errno
 import struct
 import time
+import weakref
 from typing import Any
 
 import gevent
@@ -33,7 +34,7 @@ from harness.errors import Timeout, TransportError
 from harness.load.clients import Endpoint, LeanStream, mapped_error
 from harness.transport import TcpStream, client_tls_context
 
-__all__ = ["HubStream", "connect", "WATCHDOG_INTERVAL_S"]
+__all__ = ["HubStream", "WATCHDOG_INTERVAL_S", "connect", "watchdog"]
 
 WATCHDOG_INTERVAL_S = 0.25
 _READ, _WRITE = 1, 2
@@ -42,60 +43,67 @@ _PENDING = (errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK)
 
 
 class _Watchdog:
-    """Cancels the waits of streams past their deadline; one greenlet per process, started lazily."""
+    """Cancels the waits past their deadline: one greenlet per hub, started with its first stream."""
 
-    def __init__(self) -> None:
-        self.waiting: dict[HubStream, float] = {}
-        self._greenlet: Any = None
-
-    def ensure_running(self) -> None:
-        if self._greenlet is None or self._greenlet.dead:
-            self._greenlet = gevent.spawn(self._run)
+    def __init__(self, hub: Any) -> None:
+        self.waiting: dict[Any, float] = {}     # io watcher being waited on -> its deadline (monotonic)
+        self._hub = hub
+        gevent.spawn(self._run)
 
     def _run(self) -> None:
-        hub = get_hub()
         while True:
             gevent.sleep(WATCHDOG_INTERVAL_S)
             now = time.monotonic()
-            for stream, deadline in list(self.waiting.items()):
-                if deadline <= now and stream.watcher is not None:
-                    self.waiting.pop(stream, None)
-                    hub.cancel_wait(stream.watcher, Timeout(f"{stream.action}: timed out"))
+            for watcher, deadline in list(self.waiting.items()):
+                if deadline <= now:
+                    del self.waiting[watcher]
+                    action = "write" if watcher.events & _WRITE else "read"
+                    self._hub.cancel_wait(watcher, Timeout(f"{action}: timed out"))
 
 
-WATCHDOG = _Watchdog()
+_WATCHDOGS: weakref.WeakKeyDictionary[Any, _Watchdog] = weakref.WeakKeyDictionary()
+
+
+def watchdog() -> _Watchdog:
+    """The current hub's watchdog (a hub belongs to one thread; so do the waits it can cancel)."""
+    hub = get_hub()
+    dog = _WATCHDOGS.get(hub)
+    if dog is None:
+        dog = _WATCHDOGS[hub] = _Watchdog(hub)
+    return dog
 
 
 class HubStream:
     """A connected non-blocking socket; ``read``/``write`` park the greenlet on the hub when they must wait."""
 
-    __slots__ = ("_sock", "_hub", "_io_read", "_io_write", "watcher", "action", "__weakref__")
+    __slots__ = ("_sock", "_hub", "_waiting", "_io_read", "_io_write")
 
     def __init__(self, sock: _socket.socket) -> None:
         self._sock = sock
         self._hub = get_hub()
-        loop = self._hub.loop
-        fd = sock.fileno()
-        self._io_read = loop.io(fd, _READ)
-        self._io_write = loop.io(fd, _WRITE)
-        self.watcher: Any = None        # the io watcher being waited on (the watchdog cancels it)
-        self.action = ""
+        self._waiting = watchdog().waiting
+        self._io_read = self._hub.loop.io(sock.fileno(), _READ)
+        self._io_write: Any = None      # made on the first wait for writability: most sessions never need one
 
     @property
     def socket(self) -> _socket.socket:
         return self._sock
 
-    def _wait(self, watcher: Any, timeout: float, action: str) -> None:
-        self.watcher, self.action = watcher, action
-        WATCHDOG.waiting[self] = time.monotonic() + timeout
+    def _wait(self, watcher: Any, timeout: float) -> None:
+        waiting = self._waiting
+        waiting[watcher] = time.monotonic() + timeout
         try:
             self._hub.wait(watcher)
         finally:
-            WATCHDOG.waiting.pop(self, None)
-            self.watcher = None
+            waiting.pop(watcher, None)
+
+    def _writable(self) -> Any:
+        if self._io_write is None:
+            self._io_write = self._hub.loop.io(self._sock.fileno(), _WRITE)
+        return self._io_write
 
     def wait_connected(self, timeout: float) -> None:
-        self._wait(self._io_write, timeout, "connect")
+        self._wait(self._writable(), timeout)
         err = self._sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
         if err:
             raise OSError(err, errno.errorcode.get(err, str(err)))
@@ -107,7 +115,7 @@ class HubStream:
                 try:
                     return sock.recv(max_bytes)
                 except BlockingIOError:
-                    self._wait(self._io_read, timeout, "read")
+                    self._wait(self._io_read, timeout)
         except TransportError:
             raise
         except OSError as exc:
@@ -132,20 +140,20 @@ class HubStream:
                 if sent:
                     view = view[sent:]
                 else:
-                    self._wait(self._io_write, remaining, "write")
+                    self._wait(self._writable(), remaining)
         except TransportError:
             raise
         except OSError as exc:
             raise mapped_error("write", exc) from exc
 
-    def _release(self) -> int:
-        """Stop and free the watchers; returns the descriptor, now owned by the caller's socket object."""
-        for watcher in (self._io_read, self._io_write):
-            if watcher is not None:
-                watcher.stop()
-                watcher.close()
-        self._io_read = self._io_write = None
-        return self._sock.fileno()
+    def _release(self) -> None:
+        """Close the watchers (``close`` also stops them); the descriptor stays with ``self._sock``."""
+        if self._io_read is not None:
+            self._io_read.close()
+            self._io_read = None
+        if self._io_write is not None:
+            self._io_write.close()
+            self._io_write = None
 
     def start_tls(self, context: Any, server_hostname: str | None, timeout: float) -> LeanStream:
         self._release()
@@ -155,13 +163,8 @@ class HubStream:
         return LeanStream(tls.socket, max(timeout, 0.001))
 
     def close(self) -> None:
-        if self._io_read is None and self._io_write is None and self._sock.fileno() < 0:
-            return
         self._release()
-        try:
-            self._sock.close()
-        except OSError:
-            pass
+        self._sock.close()          # a no-op when already closed or detached
 
     def abort(self) -> None:
         """Close with an RST (SO_LINGER 0)."""
@@ -172,14 +175,16 @@ class HubStream:
         self.close()
 
 
+def _where(ep: Endpoint) -> str:
+    return f"connect to {ep.sockaddr[0]}:{ep.sockaddr[1]}"
+
+
 def connect(ep: Endpoint, timeout: float) -> HubStream | LeanStream:
     """``clients.connect_lean``'s contract on the hub: pre-resolved address, TCP_NODELAY, implicit TLS."""
-    WATCHDOG.ensure_running()
-    where = f"connect to {ep.sockaddr[0]}:{ep.sockaddr[1]}"
     try:
         sock = _socket.socket(ep.family, _NONBLOCK)
     except OSError as exc:
-        raise mapped_error(where, exc) from exc
+        raise mapped_error(_where(ep), exc) from exc
     stream = HubStream(sock)
     try:
         sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
@@ -197,10 +202,10 @@ def connect(ep: Endpoint, timeout: float) -> HubStream | LeanStream:
             raise OSError(err, errno.errorcode.get(err, str(err)))
     except Timeout as exc:
         stream.close()
-        raise Timeout(f"{where}: timed out") from exc
+        raise Timeout(f"{_where(ep)}: timed out") from exc
     except OSError as exc:
         stream.close()
-        raise mapped_error(where, exc) from exc
+        raise mapped_error(_where(ep), exc) from exc
     except BaseException:
         stream.close()
         raise

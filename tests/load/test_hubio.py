@@ -169,7 +169,7 @@ def test_watchdog_cancels_only_the_waits_past_their_deadline() -> None:
         assert waits[1].value == b"220 late\r\n"
         for s in (short, long, first, conn):
             s.close()
-    assert hubio.WATCHDOG.waiting == {}
+    assert hubio.watchdog().waiting == {}
 
 
 def test_abort_resets_and_sessions_leave_no_descriptors(refserver: ReferenceServer) -> None:
