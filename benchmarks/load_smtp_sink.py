@@ -1,6 +1,6 @@
 """Benchmark (on demand, not a test): our SMTP load generator vs Postfix's smtp-source, both on smtp-sink.
 
-    python benchmarks/load_smtp_sink.py [--seconds 15] [--users 50] [--idle 10000]
+    python benchmarks/load_smtp_sink.py [--seconds 15] [--users 50] [--repeat 3] [--idle 10000]
 
 Starts ``smtp-sink`` (postfix package) on a free loopback port, then in the same run:
 1. ``smtp-source -s 50 -l 1000 -m N``: 50 parallel sessions, 1000-byte messages, one per session;
@@ -17,7 +17,8 @@ Starts ``smtp-sink`` (postfix package) on a free loopback port, then in the same
 smtp-sink does; smtp-source does not pipeline (one command per round trip). ``--no-pipelining`` runs our
 generator with ``pipelining: false`` too, for a like-for-like comparison.
 Prints messages/s, the ratio to smtp-source (smtp-source runs before each of ours and at the end; a
-ratio uses the two around its run), the load average before and after (other engineers' tests
+ratio uses the two around its run), each configuration ``--repeat`` times interleaved with the
+medians and the spread of the ratios, and the load average before and after (other engineers' tests
 may share the machine); ``--save FILE`` also writes them as JSON.
 """
 
@@ -29,6 +30,7 @@ import os
 import resource
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -141,7 +143,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=15)
     ap.add_argument("--users", type=int, default=50)
-    ap.add_argument("--idle", type=int, default=10000)
+    ap.add_argument("--idle", type=int, default=10000, help="idle sessions to hold open (0: skip)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each configuration (medians reported)")
     ap.add_argument("--pipelining", choices=("both", "on", "off"), default="both",
                     help="our generator with the profile's PIPELINING on, off, or both (default)")
     ap.add_argument("--save", type=Path, help="also write the numbers as JSON here")
@@ -164,29 +167,42 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             # smtp-source runs before every run of ours and once at the end: each ratio uses the two
             # smtp-source runs around it, so a machine whose speed drifts (shared VM) skews it less.
+            # Every configuration runs --repeat times, interleaved; the medians are reported.
             sources = [round(smtp_source(port, 20000), 1)]
-            runs = []
-            for pipe in variants:
-                for workers in (0, 1, 2):
-                    if len(runs):
-                        sources.append(round(smtp_source(port, 20000), 1))
-                    key = f"mailharness{suffix[pipe]}_workers_{workers}"
-                    results[key] = ours(port, workers, args.seconds, args.users, Path(tmp), pipelining=pipe)
-                    runs.append(key)
+            runs: list[tuple[str, dict]] = []
+            for _ in range(args.repeat):
+                for pipe in variants:
+                    for workers in (0, 1, 2):
+                        if runs:
+                            sources.append(round(smtp_source(port, 20000), 1))
+                        key = f"mailharness{suffix[pipe]}_workers_{workers}"
+                        runs.append((key, ours(port, workers, args.seconds, args.users, Path(tmp), pipelining=pipe)))
             sources.append(round(smtp_source(port, 20000), 1))
-        results["idle_session_memory"] = idle_memory(port, args.idle)
+        if args.idle:
+            results["idle_session_memory"] = idle_memory(port, args.idle)
     finally:
         os.killpg(sink.pid, signal.SIGTERM)
         sink.wait(10)
-    results["smtp_source_msgs_per_s"] = sources[0]
-    results["smtp_source_again_msgs_per_s"] = sources[-1]
+    results["smtp_source_msgs_per_s"] = statistics.median(sources)
     results["smtp_source_runs_msgs_per_s"] = sources
-    for i, key in enumerate(runs):
-        r = results[key]
-        r["smtp_source_around_msgs_per_s"] = round((sources[i] + sources[i + 1]) / 2, 1)
-        r["ratio_to_smtp_source"] = round(r["messages_per_s"] / r["smtp_source_around_msgs_per_s"], 3)
+    for i, (key, r) in enumerate(runs):
+        around = (sources[i] + sources[i + 1]) / 2
+        r["smtp_source_around_msgs_per_s"] = round(around, 1)
+        r["ratio_to_smtp_source"] = round(r["messages_per_s"] / around, 3)
+        results.setdefault(key, {"runs": []})["runs"].append(r)
+    for key, entry in results.items():
+        if isinstance(entry, dict) and "runs" in entry:
+            entry["messages_per_s"] = round(statistics.median(r["messages_per_s"] for r in entry["runs"]), 1)
+            entry["ratio_to_smtp_source"] = round(statistics.median(r["ratio_to_smtp_source"] for r in entry["runs"]), 3)
+            entry["ratio_min_max"] = [min(r["ratio_to_smtp_source"] for r in entry["runs"]),
+                                      max(r["ratio_to_smtp_source"] for r in entry["runs"])]
+            entry["failures"] = sum(r["failures"] for r in entry["runs"])
     results["loadavg_after"] = loadavg()
     print(json.dumps(results, indent=2))
+    for key, entry in results.items():
+        if isinstance(entry, dict) and "runs" in entry:
+            print(f"{key:40} {entry['messages_per_s']:8.0f} msgs/s  ratio {entry['ratio_to_smtp_source']:.3f} "
+                  f"(runs {entry['ratio_min_max'][0]:.3f}-{entry['ratio_min_max'][1]:.3f})", file=sys.stderr)
     if args.save:
         args.save.write_text(json.dumps(results, indent=2) + "\n")
     return 0

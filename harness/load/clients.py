@@ -53,8 +53,8 @@ from harness.protocol.smtp import SmtpReplyReader
 from harness.transport import TcpStream, client_tls_context, map_exceptions
 
 __all__ = [
-    "Endpoint",
     "Connector",
+    "Endpoint",
     "Fire",
     "MessageFactory",
     "Pop3LoadClient",
@@ -67,6 +67,7 @@ __all__ = [
     "pop3_session",
     "resolve",
     "smtp_session",
+    "with_implicit_tls",
 ]
 
 Fire = Callable[[str, str, float, int, "BaseException | None"], None]
@@ -92,6 +93,11 @@ class Endpoint:
     family: int
     sockaddr: tuple
     tls: str = "none"
+
+    @property
+    def connecting(self) -> str:
+        """The action named in a connect error."""
+        return f"connect to {self.sockaddr[0]}:{self.sockaddr[1]}"
 
 
 def resolve(host: str, port: int, tls: str = "none") -> Endpoint:
@@ -170,25 +176,29 @@ def connect_lean(ep: Endpoint, timeout: float) -> LeanStream:
     try:
         sock = socket.socket(ep.family, socket.SOCK_STREAM)
     except OSError as exc:
-        raise mapped_error(f"connect to {ep.sockaddr[0]}:{ep.sockaddr[1]}", exc) from exc
+        raise mapped_error(ep.connecting, exc) from exc
     try:
         sock.settimeout(timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.connect(ep.sockaddr)
     except OSError as exc:
         sock.close()
-        raise mapped_error(f"connect to {ep.sockaddr[0]}:{ep.sockaddr[1]}", exc) from exc
+        raise mapped_error(ep.connecting, exc) from exc
     except BaseException:
         sock.close()
         raise
-    stream = LeanStream(sock, timeout)
-    if ep.tls == "implicit":
-        try:
-            stream = stream.start_tls(client_tls_context(), None, timeout)
-        except TransportError:
-            stream.close()
-            raise
-    return stream
+    return with_implicit_tls(LeanStream(sock, timeout), ep, timeout)
+
+
+def with_implicit_tls(stream: Any, ep: Endpoint, timeout: float) -> Any:
+    """``stream`` after the TLS handshake when the endpoint is implicit TLS (closed if it fails)."""
+    if ep.tls != "implicit":
+        return stream
+    try:
+        return stream.start_tls(client_tls_context(), None, timeout)
+    except TransportError:
+        stream.close()
+        raise
 
 
 # -- messages -----------------------------------------------------------------------------

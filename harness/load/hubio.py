@@ -31,10 +31,10 @@ from gevent import get_hub
 from gevent import socket as gsocket
 
 from harness.errors import Timeout, TransportError
-from harness.load.clients import Endpoint, LeanStream, mapped_error
-from harness.transport import TcpStream, client_tls_context
+from harness.load.clients import Endpoint, LeanStream, mapped_error, with_implicit_tls
+from harness.transport import TcpStream
 
-__all__ = ["HubStream", "WATCHDOG_INTERVAL_S", "connect", "watchdog"]
+__all__ = ["WATCHDOG_INTERVAL_S", "HubStream", "connect", "watchdog"]
 
 WATCHDOG_INTERVAL_S = 0.25
 _READ, _WRITE = 1, 2
@@ -76,7 +76,7 @@ def watchdog() -> _Watchdog:
 class HubStream:
     """A connected non-blocking socket; ``read``/``write`` park the greenlet on the hub when they must wait."""
 
-    __slots__ = ("_sock", "_hub", "_waiting", "_io_read", "_io_write")
+    __slots__ = ("_hub", "_io_read", "_io_write", "_more", "_sock", "_waiting")
 
     def __init__(self, sock: _socket.socket) -> None:
         self._sock = sock
@@ -84,6 +84,7 @@ class HubStream:
         self._waiting = watchdog().waiting
         self._io_read = self._hub.loop.io(sock.fileno(), _READ)
         self._io_write: Any = None      # made on the first wait for writability: most sessions never need one
+        self._more = False              # the last recv filled its buffer: more may be queued
 
     @property
     def socket(self) -> _socket.socket:
@@ -109,13 +110,26 @@ class HubStream:
             raise OSError(err, errno.errorcode.get(err, str(err)))
 
     def read(self, max_bytes: int, timeout: float) -> bytes:
+        """Wait for readability first unless the previous read filled its buffer.
+
+        A load client reads when it needs a reply to what it just sent; the
+        reply is not there yet (measured: 4.0 waits per SMTP session of 4
+        replies against smtp-sink), so trying ``recv`` first costs an EAGAIN
+        syscall and an exception per reply. A full previous read means more
+        may be queued: then ``recv`` comes first.
+        """
         sock = self._sock
         try:
+            if not self._more:
+                self._wait(self._io_read, timeout)
             while True:
                 try:
-                    return sock.recv(max_bytes)
+                    data = sock.recv(max_bytes)
                 except BlockingIOError:
                     self._wait(self._io_read, timeout)
+                    continue
+                self._more = len(data) == max_bytes
+                return data
         except TransportError:
             raise
         except OSError as exc:
@@ -175,16 +189,12 @@ class HubStream:
         self.close()
 
 
-def _where(ep: Endpoint) -> str:
-    return f"connect to {ep.sockaddr[0]}:{ep.sockaddr[1]}"
-
-
 def connect(ep: Endpoint, timeout: float) -> HubStream | LeanStream:
     """``clients.connect_lean``'s contract on the hub: pre-resolved address, TCP_NODELAY, implicit TLS."""
     try:
         sock = _socket.socket(ep.family, _NONBLOCK)
     except OSError as exc:
-        raise mapped_error(_where(ep), exc) from exc
+        raise mapped_error(ep.connecting, exc) from exc
     stream = HubStream(sock)
     try:
         sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
@@ -202,17 +212,11 @@ def connect(ep: Endpoint, timeout: float) -> HubStream | LeanStream:
             raise OSError(err, errno.errorcode.get(err, str(err)))
     except Timeout as exc:
         stream.close()
-        raise Timeout(f"{_where(ep)}: timed out") from exc
+        raise Timeout(f"{ep.connecting}: timed out") from exc
     except OSError as exc:
         stream.close()
-        raise mapped_error(_where(ep), exc) from exc
+        raise mapped_error(ep.connecting, exc) from exc
     except BaseException:
         stream.close()
         raise
-    if ep.tls == "implicit":
-        try:
-            return stream.start_tls(client_tls_context(), None, timeout)
-        except TransportError:
-            stream.close()
-            raise
-    return stream
+    return with_implicit_tls(stream, ep, timeout)

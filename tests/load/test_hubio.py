@@ -18,7 +18,13 @@ from collections.abc import Iterator
 import gevent
 import pytest
 
-from harness.errors import ConnectionReset, ConnectRefused, Oversize, RemoteProtocolError, Timeout
+from harness.errors import (
+    ConnectionReset,
+    ConnectRefused,
+    Oversize,
+    RemoteProtocolError,
+    Timeout,
+)
 from harness.load import hubio
 from harness.load.clients import (
     MessageFactory,
