@@ -112,7 +112,8 @@ def smtp_source(port: int, messages: int) -> float:
 PROFILE = REPO / "scenarios/load/smtp-throughput.yaml"
 
 
-def ours(port: int, workers: int, seconds: int, users: int, tmp: Path, pipelining: bool = True) -> dict:
+def ours(port: int, workers: int, seconds: int, users: int, tmp: Path, pipelining: bool = True,
+         sched: str = "batch") -> dict:
     target = tmp / "sink-target.yaml"
     target.write_text(f"smtp: {{host: 127.0.0.1, port: {port}}}\nusers: [{{address: b@example.test}}]\n")
     out = tmp / f"w{workers}{'p' if pipelining else 'n'}"
@@ -122,7 +123,7 @@ def ours(port: int, workers: int, seconds: int, users: int, tmp: Path, pipelinin
         profile.write_text(PROFILE.read_text().replace("pipelining: true", "pipelining: false"))
     cmd = [sys.executable, "-m", "harness", "load", str(profile),
            "--target", str(target), "--users", str(users), "--spawn-rate", str(users), "--duration", f"{seconds}s",
-           "--workers", str(workers), "--out", str(out), "-q"]
+           "--workers", str(workers), "--sched", sched, "--out", str(out), "-q"]
     subprocess.run(cmd, cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=seconds + 120,
                    stdout=subprocess.DEVNULL, check=False)
     load = json.loads((out / "results.json").read_text())["load"]
@@ -147,6 +148,8 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3, help="runs of each configuration (medians reported)")
     ap.add_argument("--pipelining", choices=("both", "on", "off"), default="both",
                     help="our generator with the profile's PIPELINING on, off, or both (default)")
+    ap.add_argument("--sched", choices=("batch", "normal"), default="batch",
+                    help="our Locust processes' scheduling policy (mailharness load --sched; default batch)")
     ap.add_argument("--save", type=Path, help="also write the numbers as JSON here")
     args = ap.parse_args()
     if not (os.path.exists(SINK) and os.path.exists(SOURCE)):
@@ -161,7 +164,7 @@ def main() -> int:
     # queue: that capped the idle measurement at 246); the last argument is the listen backlog.
     sink = subprocess.Popen([SINK, *user, "-m", str(args.idle + 512), f"127.0.0.1:{port}", "4096"],
                             start_new_session=True)
-    results: dict = {"cpus": os.cpu_count(), "loadavg_before": loadavg()}
+    results: dict = {"cpus": os.cpu_count(), "sched": args.sched, "loadavg_before": loadavg()}
     try:
         time.sleep(0.5)
         with tempfile.TemporaryDirectory() as tmp:
@@ -176,7 +179,8 @@ def main() -> int:
                         if runs:
                             sources.append(round(smtp_source(port, 20000), 1))
                         key = f"mailharness{suffix[pipe]}_workers_{workers}"
-                        runs.append((key, ours(port, workers, args.seconds, args.users, Path(tmp), pipelining=pipe)))
+                        runs.append((key, ours(port, workers, args.seconds, args.users, Path(tmp), pipelining=pipe,
+                                               sched=args.sched)))
             sources.append(round(smtp_source(port, 20000), 1))
         if args.idle:
             results["idle_session_memory"] = idle_memory(port, args.idle)

@@ -55,6 +55,10 @@ def add_load_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--defect", action="append", default=[], metavar="NAME",
                    help="embedded server only: switch on a defect knob (repeatable)")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for one reply (default 10)")
+    p.add_argument("--sched", choices=("batch", "normal"), default="batch",
+                   help="CPU scheduling of the Locust processes: batch (default, Linux SCHED_BATCH) keeps them "
+                        "from preempting a server on the same machine when its replies wake them; normal leaves "
+                        "the default policy")
     p.add_argument("--validate-only", action="store_true", help="check the profile and exit (0 valid, 2 not)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     return p
@@ -66,5 +70,5 @@ def cmd_load(args: argparse.Namespace) -> int:
                        duration=args.duration, rate=args.rate, workers=args.workers, web=args.web,
                        web_host=args.web_host, web_port=args.web_port, out=args.out, json=args.json,
                        defects=list(args.defect), quiet=args.quiet, validate_only=args.validate_only,
-                       timeout=args.timeout, master_bind_host=args.master_bind_host, master_port=args.master_port)
+                       timeout=args.timeout, sched=args.sched, master_bind_host=args.master_bind_host, master_port=args.master_port)
     return run_load(opts)

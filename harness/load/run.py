@@ -72,6 +72,7 @@ class LoadOptions:
     quiet: bool = False
     validate_only: bool = False
     timeout: float = 10.0
+    sched: str = "batch"                  # the Locust processes' CPU scheduling policy (locustfile.apply_sched)
     master_bind_host: str = "127.0.0.1"
     master_port: int | None = None
 
@@ -303,7 +304,8 @@ def _run(profile: Profile, target: Target, opts: LoadOptions, out: TextIO, err: 
         stats_file.unlink()
     processes = max(1, opts.workers)
     config = {"profile": profile.to_json(), "target": target_cfg, "run_id": run_id, "stats_file": str(stats_file),
-              "processes": processes, "progress": not opts.quiet, "timeout": opts.timeout, "web": opts.web}
+              "processes": processes, "progress": not opts.quiet, "timeout": opts.timeout, "web": opts.web,
+              "sched": opts.sched}
     config_file = out_dir / "load-config.json"
     config_file.write_text(json.dumps(config, indent=2), encoding="utf-8")
     os.chmod(config_file, 0o600)          # it holds the target's passwords
@@ -357,6 +359,7 @@ def _run(profile: Profile, target: Target, opts: LoadOptions, out: TextIO, err: 
         drained = drain(target_cfg, profile, collector, run_id, opts.timeout, wait_s)
     load = load_section(profile, collector, duration, final=True)
     load["workers"] = opts.workers
+    load["sched"] = opts.sched
     load["locust_csv"] = str(out_dir / "locust_stats.csv")
     if pre is not None:
         load["prefill"] = {"messages": pre.counters.get("messages_sent", 0),

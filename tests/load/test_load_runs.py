@@ -94,3 +94,47 @@ def test_open_model_counts_sessions_it_could_not_start(load_run, tmp_path) -> No
     assert code == 1, output
     sessions = data["load"]["sessions"]
     assert sessions["started"] > 10 and sessions["not_started"] > 0
+
+
+def _locust_policies(root_pid: int) -> dict[int, int]:
+    """Scheduling policy of every Locust process below ``root_pid`` (read from /proc while they run)."""
+    import os
+    found: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmdline = fh.read()
+            if b"locust" in cmdline and ppid in (root_pid, *found):
+                found[int(entry)] = os.sched_getscheduler(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+@pytest.mark.parametrize("sched", ["batch", "normal"])
+def test_locust_processes_run_under_the_requested_scheduling_policy(tmp_path, sched: str) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.load.conftest import REPO
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "load", str(PROFILES / "quick-pass.yaml"), "--workers",
+                             "1", "--users", "2", "--duration", "4s", "--sched", sched, "--out", str(tmp_path / "o"),
+                             "-q"], cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    policies: dict[int, int] = {}        # the last policy seen per process: set at import, so look until the end
+    try:
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            policies.update(_locust_policies(proc.pid))
+    finally:
+        assert proc.wait(timeout=60) == 0
+    want = os.SCHED_BATCH if sched == "batch" else os.SCHED_OTHER
+    assert len(policies) >= 2, policies            # the master and its worker
+    assert set(policies.values()) == {want}, policies
