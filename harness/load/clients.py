@@ -8,11 +8,13 @@ for the failure message; POP3 responses go through
 ``protocol.pop3.Pop3ResponseReader``. What is different from the conformance
 runner is cost: no transcript, command bytes precomputed once per process
 (``SessionContext.commands``), bodies dot-stuffed once per size class, one
-``sendall`` per command or pipelined group (RFC 2920, when the profile asks
-and the server advertises it), 64 KB reads, a connect to a pre-resolved
-address (no resolver call per session), TCP_NODELAY, and the socket timeout
-set once per connection (``LeanStream``; errors are classified by
-``transport.map_exceptions`` on the error path only).
+write per command or pipelined group (RFC 2920, when the profile asks and
+the server advertises it), 64 KB reads, a connect to a pre-resolved address
+(no resolver call per session) and TCP_NODELAY. Errors are classified by
+``transport.map_exceptions`` on the error path only. The connection comes
+from ``SessionContext.connect``: ``connect_lean`` (a blocking socket with its
+timeout set once, for the CLI's prefill and drain) or, in the Locust
+processes, ``hubio.connect`` (raw non-blocking sockets on gevent's hub).
 
 Every phase calls ``fire(request_type, name, response_time_ms, length, exc)``
 once: the Locust process turns it into ``events.request`` plus an HDR record;
@@ -21,7 +23,6 @@ failure carrying the reply (``UnexpectedReply``); a transport error is a
 failure carrying the classified ``TransportError``. Either ends the session
 (``SessionAborted``), after being reported once.
 
-Plain blocking sockets: under Locust's gevent monkey patching they cooperate.
 This module imports neither locust nor gevent.
 """
 
@@ -35,7 +36,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from harness.errors import (
     ConnectionClosed,
@@ -56,6 +57,7 @@ __all__ = [
     "Connector",
     "Endpoint",
     "Fire",
+    "LoadStream",
     "MessageFactory",
     "Pop3LoadClient",
     "SessionAborted",
@@ -71,8 +73,20 @@ __all__ = [
 ]
 
 Fire = Callable[[str, str, float, int, "BaseException | None"], None]
+
+
+class LoadStream(Protocol):
+    """What the load clients need of a connection: ``LeanStream`` and ``hubio.HubStream``."""
+
+    def read(self, max_bytes: int, timeout: float) -> bytes: ...
+    def write(self, data: bytes, timeout: float) -> None: ...
+    def start_tls(self, context: Any, server_hostname: str | None, timeout: float) -> LoadStream: ...
+    def close(self) -> None: ...
+    def abort(self) -> None: ...
+
+
 # (endpoint, timeout) -> a connected stream: ``connect_lean`` (blocking sockets) or ``hubio.connect`` (gevent's hub)
-Connector = Callable[["Endpoint", float], Any]
+Connector = Callable[["Endpoint", float], LoadStream]
 
 
 class UnexpectedReply(Exception):
@@ -190,7 +204,7 @@ def connect_lean(ep: Endpoint, timeout: float) -> LeanStream:
     return with_implicit_tls(LeanStream(sock, timeout), ep, timeout)
 
 
-def with_implicit_tls(stream: Any, ep: Endpoint, timeout: float) -> Any:
+def with_implicit_tls(stream: LoadStream, ep: Endpoint, timeout: float) -> LoadStream:
     """``stream`` after the TLS handshake when the endpoint is implicit TLS (closed if it fails)."""
     if ep.tls != "implicit":
         return stream
@@ -273,7 +287,7 @@ class _Client:
         self.fire = fire
         self.timeout = timeout
         self.connector = connector or connect_lean
-        self.stream: Any = None
+        self.stream: LoadStream | None = None
 
     def _fail(self, name: str, t0: float, exc: BaseException) -> SessionAborted:
         self.fire(self.rtype, name, (time.perf_counter() - t0) * 1000.0, 0, exc)

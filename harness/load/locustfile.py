@@ -52,6 +52,7 @@ from harness.load.shapes import arrival_interval, due_sessions, generator_count
 from harness.load.stats import Collector
 from harness.load.verdicts import load_section, verdict_rows
 
+
 def apply_sched(policy: str) -> None:
     """``batch``: this process's threads run under SCHED_BATCH (Linux; others keep their policy).
 
