@@ -36,7 +36,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from harness.errors import (
     ConnectionClosed,
@@ -54,6 +54,7 @@ from harness.protocol.smtp import SmtpReplyReader
 from harness.transport import TcpStream, client_tls_context, map_exceptions
 
 __all__ = [
+    "Connecting",
     "Connector",
     "Endpoint",
     "Fire",
@@ -185,22 +186,39 @@ class LeanStream:
         TcpStream(self._sock).abort()
 
 
+class Connecting:
+    """``with Connecting(ep, sock):`` a connect's errors close ``sock`` and are classified and named after ``ep``."""
+
+    __slots__ = ("ep", "resource")
+
+    def __init__(self, ep: Endpoint, resource: Any) -> None:
+        self.ep = ep
+        self.resource = resource
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> bool:
+        if exc is None:
+            return False
+        self.resource.close()
+        if isinstance(exc, Timeout):
+            raise Timeout(f"{self.ep.connecting}: timed out") from exc
+        if isinstance(exc, OSError):
+            raise mapped_error(self.ep.connecting, exc) from exc
+        return False
+
+
 def connect_lean(ep: Endpoint, timeout: float) -> LeanStream:
     """Connect to the pre-resolved address (no resolver), TCP_NODELAY, the timeout set once."""
     try:
         sock = socket.socket(ep.family, socket.SOCK_STREAM)
     except OSError as exc:
         raise mapped_error(ep.connecting, exc) from exc
-    try:
+    with Connecting(ep, sock):
         sock.settimeout(timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.connect(ep.sockaddr)
-    except OSError as exc:
-        sock.close()
-        raise mapped_error(ep.connecting, exc) from exc
-    except BaseException:
-        sock.close()
-        raise
     return with_implicit_tls(LeanStream(sock, timeout), ep, timeout)
 
 

@@ -31,7 +31,13 @@ from gevent import get_hub
 from gevent import socket as gsocket
 
 from harness.errors import Timeout, TransportError
-from harness.load.clients import Endpoint, LeanStream, mapped_error, with_implicit_tls
+from harness.load.clients import (
+    Connecting,
+    Endpoint,
+    LeanStream,
+    mapped_error,
+    with_implicit_tls,
+)
 from harness.transport import TcpStream
 
 __all__ = ["WATCHDOG_INTERVAL_S", "HubStream", "connect", "watchdog"]
@@ -196,7 +202,7 @@ def connect(ep: Endpoint, timeout: float) -> HubStream | LeanStream:
     except OSError as exc:
         raise mapped_error(ep.connecting, exc) from exc
     stream = HubStream(sock)
-    try:
+    with Connecting(ep, stream):
         sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         err = sock.connect_ex(ep.sockaddr)
         if err in _PENDING:
@@ -210,13 +216,4 @@ def connect(ep: Endpoint, timeout: float) -> HubStream | LeanStream:
                 err = 0
         if err:
             raise OSError(err, errno.errorcode.get(err, str(err)))
-    except Timeout as exc:
-        stream.close()
-        raise Timeout(f"{ep.connecting}: timed out") from exc
-    except OSError as exc:
-        stream.close()
-        raise mapped_error(ep.connecting, exc) from exc
-    except BaseException:
-        stream.close()
-        raise
     return with_implicit_tls(stream, ep, timeout)
