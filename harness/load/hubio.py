@@ -7,9 +7,10 @@ need (``getsockopt(SO_ERROR)`` around every connect attempt, ``fcntl``/
 ``gevent.Timeout`` (an exception object and a timer watcher, started and
 stopped) around every blocking wait. Here a socket is created with
 ``SOCK_NONBLOCK``, a wait is one ``hub.wait`` on the connection's own io
-watcher, and deadlines are enforced by one watchdog greenlet per process that
-cancels waits past their deadline (resolution ``WATCHDOG_INTERVAL_S``; the
-load client's timeouts are seconds, so a quarter second late is harmless).
+watcher, and deadlines are enforced by one watchdog greenlet per hub (one per
+Locust process) that cancels waits past their deadline (resolution
+``WATCHDOG_INTERVAL_S``; the load client's timeouts are seconds, so a quarter
+second late is harmless). A read waits before its ``recv`` (see ``read``).
 
 ``HubStream`` has ``clients.LeanStream``'s interface; ``connect`` is the
 ``SessionContext.connect`` the Locust processes use. STARTTLS and implicit TLS
