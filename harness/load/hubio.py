@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import _socket
 import errno
-import struct
 import time
 import weakref
 from typing import Any
@@ -71,9 +70,10 @@ class _Watchdog:
 _WATCHDOGS: weakref.WeakKeyDictionary[Any, _Watchdog] = weakref.WeakKeyDictionary()
 
 
-def watchdog() -> _Watchdog:
-    """The current hub's watchdog (a hub belongs to one thread; so do the waits it can cancel)."""
-    hub = get_hub()
+def watchdog(hub: Any = None) -> _Watchdog:
+    """The watchdog of ``hub`` (default: the current one; a hub belongs to one thread, so do its waits)."""
+    if hub is None:
+        hub = get_hub()
     dog = _WATCHDOGS.get(hub)
     if dog is None:
         dog = _WATCHDOGS[hub] = _Watchdog(hub)
@@ -88,7 +88,7 @@ class HubStream:
     def __init__(self, sock: _socket.socket) -> None:
         self._sock = sock
         self._hub = get_hub()
-        self._waiting = watchdog().waiting
+        self._waiting = watchdog(self._hub).waiting
         self._io_read = self._hub.loop.io(sock.fileno(), _READ)
         self._io_write: Any = None      # made on the first wait for writability: most sessions never need one
         self._more = False              # the last recv filled its buffer: more may be queued
@@ -179,9 +179,7 @@ class HubStream:
     def start_tls(self, context: Any, server_hostname: str | None, timeout: float) -> LeanStream:
         self._release()
         sock = gsocket.socket(self._sock.family, _socket.SOCK_STREAM, fileno=self._sock.detach())
-        sock.settimeout(timeout)
-        tls = TcpStream(sock).start_tls(context, server_hostname, timeout)
-        return LeanStream(tls.socket, max(timeout, 0.001))
+        return LeanStream(sock, timeout).start_tls(context, server_hostname, timeout)
 
     def close(self) -> None:
         self._release()
@@ -189,11 +187,8 @@ class HubStream:
 
     def abort(self) -> None:
         """Close with an RST (SO_LINGER 0)."""
-        try:
-            self._sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
-        self.close()
+        self._release()
+        TcpStream(self._sock).abort()
 
 
 def connect(ep: Endpoint, timeout: float) -> HubStream | LeanStream:
