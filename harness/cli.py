@@ -14,6 +14,7 @@ from harness import __version__
 from harness.errors import ScenarioError
 from harness.report.model import clean
 from harness.results import LEVELS, CheckResult, RunResult, Status
+from harness.rootcause import group_causes, unjudged_security
 from harness.session import Limits
 
 __all__ = ["main", "default_scenario_paths"]
@@ -179,16 +180,46 @@ class Progress:
         self.stream.flush()
 
 
+def _print_preflight(out: TextIO, preflight: object) -> None:
+    for line in preflight.lines():      # type: ignore[attr-defined]
+        out.write(clean(line) + "\n")
+    out.flush()
+
+
+# Three or more checks ending for one reason are shown as that one reason.
+_GROUP_AT = 3
+
+
+def _tag(c: CheckResult) -> str:
+    return ("GATE" if c.gated else "known" if c.known_deviation
+            else "base" if c.baseline_status in ("failed", "error") else "info")
+
+
 def _summary(run: RunResult, out: TextIO, report_dir: Path | None) -> None:
-    problems = [c for c in run.checks if c.status in (Status.FAILED, Status.ERROR)]
+    causes = [cause for cause in group_causes(run.checks) if cause.count >= _GROUP_AT]
+    grouped = {i for cause in causes for i in cause.ids}
+    if causes:
+        out.write("\nroot causes:\n")
+    for cause in causes:
+        out.write(f"  {clean(cause.headline())}\n    {clean(cause.sample())}\n")
+    problems = [c for c in run.checks if c.status in (Status.FAILED, Status.ERROR) and c.id not in grouped]
+    problems.sort(key=lambda c: (not c.gated, c.status is not Status.FAILED, LEVELS.index(c.level.value)))
     if problems:
         out.write("\n")
     for c in problems:
-        tag = ("GATE" if c.gated else "known" if c.known_deviation
-               else "base" if c.baseline_status in ("failed", "error") else "info")
         kind = c.status.value.upper() + (f"({c.error_class})" if c.error_class else "")
         first = clean(c.message.splitlines()[0] if c.message else "")
-        out.write(f"{kind:<14} {c.level.value:<8} {tag:<5} {c.id}  [{', '.join(c.rfc)}]\n    {first}\n")
+        out.write(f"{kind:<14} {c.level.value:<8} {_tag(c):<5} {c.id}  [{', '.join(c.rfc)}]\n    {first}\n")
+    skips = group_causes(run.checks, ("skipped",))
+    if skips:
+        out.write("\nskipped:\n")
+    for cause in skips:
+        out.write(f"  {cause.count:>4}  {clean(cause.message)}\n")
+    unjudged = unjudged_security(run.checks)
+    if unjudged:
+        out.write(f"\nwarning: {len(unjudged)} SECURITY check(s) did not run ("
+                  f"{', '.join(c.id for c in unjudged[:4])}{' ...' if len(unjudged) > 4 else ''}): "
+                  "security checks that could not run are not a pass\n")
     s = run.summary()
     out.write(f"\n{s['total']} checks: {s['passed']} passed, {s['failed']} failed, {s['errors']} errors, "
               f"{s['skipped']} skipped in {s['duration_s']:.1f} s\n")
@@ -251,7 +282,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     target = with_overrides(target, smtp=args.smtp, pop3=args.pop3, users=args.user, tls=args.tls)
     limits = Limits(read_timeout=min(args.timeout, 10.0), reply_deadline=args.timeout)
     options = RunOptions(jobs=args.jobs, limits=limits, fail_on=args.fail_on,
-                         progress=Progress(sys.stderr, args.quiet))
+                         progress=Progress(sys.stderr, args.quiet),
+                         on_preflight=None if args.quiet else functools.partial(_print_preflight, sys.stderr))
     capture = None
     if args.pcap:
         from harness import capture as _capture

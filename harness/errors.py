@@ -37,6 +37,7 @@ ERROR_CLASSES = (
     "protocol-violation",
     "oversize",
     "tls",
+    "delivery",       # the SMTP server accepted a message that never reached the POP3 mailbox
 )
 
 

@@ -91,6 +91,8 @@ class RunResult:
     # With ``run --baseline``: {"file", "started", "regressions", "still_failing", "fixed"}
     # (see harness/report/baseline.py); written as a top-level "baseline" key.
     baseline: dict[str, Any] | None = None
+    # What the preflight found (harness/scenario/preflight.py), written as a top-level "preflight" key.
+    preflight: dict[str, Any] | None = None
 
     def gate_failures(self) -> list[CheckResult]:
         return [c for c in self.checks if c.gated]
@@ -125,4 +127,6 @@ class RunResult:
         }
         if self.baseline is not None:
             data["baseline"] = self.baseline
+        if self.preflight is not None:
+            data["preflight"] = self.preflight
         return data

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.results import RunResult
+from harness.rootcause import Cause, group_causes, preflight_lines, unjudged_security
 
 __all__ = ["clean", "LineView", "CheckView", "RunReport", "build_report", "ATTENTION_STATUSES",
            "LEVEL_ORDER", "STATUS_ORDER"]
@@ -240,11 +241,19 @@ class RunReport:
     suites_list: tuple[str, ...] = ()     # suite names; CheckView.suite_index points in here
     load: Any = None                      # loadmodel.LoadView or None
     baseline: Any = None                  # baseline.BaselineDiff or None
+    preflight: tuple[str, ...] = ()       # what the preflight found, one line each
+    causes: tuple[Cause, ...] = ()        # errors that several checks share, largest first
+    skips: tuple[Cause, ...] = ()         # why checks were skipped, grouped by reason
+    unjudged_security: tuple[str, ...] = ()   # SECURITY checks skipped or not run: not a pass
 
     def by_priority(self) -> list[CheckView]:
         """Gated problems first, then regressions, other failures/errors, skipped, passed; run order within."""
         return sorted(self.checks, key=lambda c: (not c.gated, not c.regression,
                                                   _STATUS_RANK.get(c.status, 2), c.index))
+
+    def index_of(self, check_id: str) -> int:
+        """The report index of the first check with this id (for links to its row)."""
+        return next((c.index for c in self.checks if c.id == check_id), 0)
 
     def problems(self) -> list[CheckView]:
         return [c for c in self.by_priority() if c.needs_detail]
@@ -528,6 +537,7 @@ def build_report(source: RunResult | Mapping[str, Any] | Sequence[RunResult | Ma
         extra = " (new since the baseline)" if diff is not None else ""
         reasons.append(f"{len(gated)} {noun} at {levels} failed{extra}: "
                        + ", ".join(c.id for c in gated[:8]) + (" …" if len(gated) > 8 else ""))
+        reasons += [cause.headline() for cause in group_causes(gated)[:3] if cause.count >= 3]
     if load is not None:
         reasons += [f"load threshold {t.name}: {t.value_text} (limit {t.limit_text})"
                     for t in load.thresholds if t.verdict == "failed"]
@@ -570,4 +580,9 @@ def build_report(source: RunResult | Mapping[str, Any] | Sequence[RunResult | Ma
         suites_list=suites_list,
         load=load,
         baseline=diff,
+        preflight=tuple(clean(line) for d in conformance for line in preflight_lines(
+            d.get("preflight") if isinstance(d.get("preflight"), Mapping) else None)),
+        causes=tuple(c for c in group_causes(checks) if c.count >= 2),
+        skips=tuple(group_causes(checks, ("skipped",))),
+        unjudged_security=tuple(c.id for c in unjudged_security(checks)),
     )

@@ -56,6 +56,8 @@ class ServerInfo:
     pop3_tls: Capabilities | None = None
     smtp_error: str | None = None
     pop3_error: str | None = None
+    smtp_error_class: str | None = None
+    pop3_error_class: str | None = None
     smtp_greeting: str = ""
     pop3_greeting: str = ""
 

@@ -14,7 +14,7 @@ import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, ContextManager, Iterator
+from typing import Callable, Iterator
 
 from harness.errors import Timeout
 from harness.message import find_marker
@@ -135,23 +135,24 @@ def scan_session(conn: Connection, marker: str, scan: _Scan, delete: bool) -> Fo
     return None
 
 
-def find_message(open_session: Callable[[], Connection], marker: str, *, timeout: float,
-                 delete: bool, want_present: bool, hold: Callable[[], ContextManager[None]],
-                 sleep: Callable[[float], None] = time.sleep,
+def find_message(open_session: Callable[[contextlib.ExitStack], Connection], marker: str, *, timeout: float,
+                 delete: bool, want_present: bool, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> Found | None:
     """Poll the mailbox until the message shows up or ``timeout`` passes.
 
     Each poll is a fresh, authenticated session (a POP3 session sees a
     snapshot of the maildrop taken at login), ended with QUIT so a DELE is
-    applied. ``hold`` guards one session with the mailbox lock, so other
-    checks can use the mailbox while this one waits between polls.
+    applied. ``open_session`` enters the mailbox lock into the stack it is
+    given once the login is under way; it is released when that session
+    ends, so other checks can use the mailbox while this one waits between
+    polls or for a slow server to answer the connect.
     """
     deadline = clock() + timeout
     scan = _Scan()
     delay = 0.1
     while True:
-        with hold():
-            conn = open_session()
+        with contextlib.ExitStack() as stack:
+            conn = open_session(stack)
             try:
                 found = scan_session(conn, marker, scan, delete)
                 _ok(conn, "QUIT")

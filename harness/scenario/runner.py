@@ -18,11 +18,11 @@ from typing import Callable, Iterable, Sequence
 from harness import __version__
 from harness.errors import ScenarioError, TransportError
 from harness.escapes import EscapeError
-from harness.protocol.replies import Pop3Response, SmtpReply
-from harness.results import CheckResult, Level, RunResult, Status
+from harness.results import CheckResult, RunResult, Status
 from harness.scenario.context import CheckContext, CheckFailed, CheckPassedEarly, CheckSkipped, ServerInfo
 from harness.scenario.mailbox import MailboxLocks
-from harness.scenario.model import Check, ScenarioFile, Step
+from harness.scenario.preflight import Blocker, Preflight, needs_of, run_preflight
+from harness.scenario.model import Check, ScenarioFile
 from harness.scenario import steps as _steps, steps_mail as _steps_mail  # noqa: F401 - registers the executors
 from harness.scenario.stepbase import open_service, run_step
 from harness.scenario.templating import TemplateProblem
@@ -39,6 +39,9 @@ class RunOptions:
     limits: Limits = field(default_factory=Limits)
     fail_on: tuple[str, ...] = ("MUST", "SECURITY")
     progress: Callable[[CheckResult, int, int], None] | None = None
+    # called once the preflight is done, before any check runs (the CLI prints it)
+    on_preflight: Callable[[Preflight], None] | None = None
+    canary: bool = True       # one SMTP→POP3 delivery in the preflight when both sides exist
 
 
 # -- selection ---------------------------------------------------------------------------------
@@ -91,68 +94,7 @@ def apply_gate(result: CheckResult, fail_on: Iterable[str], known: frozenset[str
                     and result.level.value in set(fail_on) and not result.known_deviation)
 
 
-# -- probing -----------------------------------------------------------------------------------
-
-def _uses_protocol(steps: Iterable[Step], protocol: str) -> bool:
-    for step in steps:
-        if step.action == "connect":
-            service = step.value if isinstance(step.value, str) else step.value.get("service", "smtp")
-            if service.startswith(protocol):
-                return True
-        if protocol == "pop3" and step.action in ("retrieve", "login", "stls"):
-            return True
-        if _uses_protocol(step.children, protocol):
-            return True
-    return False
-
-
-def probe(target: Target, limits: Limits) -> ServerInfo:
-    """Greeting + EHLO/CAPA (and again inside TLS where offered), once per run, for ``requires``.
-
-    SMTP and POP3 are probed at the same time, so a silent server costs one timeout, not two.
-    """
-    info = ServerInfo()
-    protocols = [p for p in ("smtp", "pop3") if target.endpoint(p) is not None]
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="probe") as pool:
-        for future in [pool.submit(_probe_one, target, limits, info, p) for p in protocols]:
-            future.result()
-    return info
-
-
-def _probe_one(target: Target, limits: Limits, info: ServerInfo, protocol: str) -> None:
-    dummy = Check(id="probe", title="capability probe", level=Level.POLICY, rfc=("5321",), steps=(),
-                  suite="probe", file="", line=0, timeout=max(limits.reply_deadline * 2, 10))
-    ctx = CheckContext(dummy, target, limits, MailboxLocks(), info, Transcript(target.secrets()))
-    try:
-        conn = open_service(ctx, protocol, protocol)
-        greeting = ctx.greetings.pop(protocol, None) or conn.read_any(ctx.reply_timeout())
-        setattr(info, f"{protocol}_greeting", str(greeting))
-        if protocol == "smtp":
-            conn.ehlo(target.client_name)
-            info.smtp = conn.capabilities
-            if isinstance(greeting, SmtpReply) and conn.capabilities and "STARTTLS" in conn.capabilities:
-                if conn.command("STARTTLS").code == 220:  # type: ignore[union-attr]
-                    conn.start_tls()
-                    conn.ehlo(target.client_name)
-                    info.smtp_tls = conn.capabilities
-            elif target.smtp and target.smtp.tls != "none":
-                info.smtp_tls = conn.capabilities
-        else:
-            conn.capa()
-            info.pop3 = conn.capabilities
-            if isinstance(greeting, Pop3Response) and conn.capabilities and "STLS" in conn.capabilities:
-                if conn.command("STLS").ok:  # type: ignore[union-attr]
-                    conn.start_tls()
-                    conn.capa()
-                    info.pop3_tls = conn.capabilities
-            elif target.pop3 and target.pop3.tls != "none":
-                info.pop3_tls = conn.capabilities
-        conn.command("QUIT")
-    except (TransportError, CheckFailed, CheckSkipped) as exc:
-        setattr(info, f"{protocol}_error", str(exc))
-    finally:
-        ctx.close_all()
-
+# -- requirements ------------------------------------------------------------------------------
 
 def _requirement_met(req: str, check: Check, target: Target, info: ServerInfo) -> tuple[bool, str]:
     if req.startswith("target:"):
@@ -167,9 +109,20 @@ def _requirement_met(req: str, check: Check, target: Target, info: ServerInfo) -
     plain, tls = (info.smtp, info.smtp_tls) if protocol == "smtp" else (info.pop3, info.pop3_tls)
     if plain is None and tls is None:
         error = info.smtp_error if protocol == "smtp" else info.pop3_error
-        raise TransportError(f"capability probe failed: {error or 'no capabilities'}")
+        failure = TransportError(f"capability probe failed: {error or 'no capabilities'}")
+        failure.error_class = (info.smtp_error_class if protocol == "smtp" else info.pop3_error_class) \
+            or failure.error_class
+        raise failure
     met = any(c is not None and c.has(cap) for c in (plain, tls))
     return met, f"the server does not advertise {cap}"
+
+
+class _Blocked(Exception):
+    """Internal control flow: the preflight found that a part this check needs is broken."""
+
+    def __init__(self, blocker: Blocker) -> None:
+        super().__init__(blocker.message)
+        self.blocker = blocker
 
 
 # -- running -----------------------------------------------------------------------------------
@@ -180,21 +133,30 @@ class Runner:
         self.options = options or RunOptions()
         self.locks = MailboxLocks()
         self.run_id = uuid.uuid4().hex[:8]
-        self._info: ServerInfo | None = None
+        self._preflight: Preflight | None = None
+
+    @property
+    def preflight(self) -> Preflight:
+        if self._preflight is None:
+            self._preflight = run_preflight(self.target, self.options.limits, canary=self.options.canary)
+            if self.options.on_preflight:
+                self.options.on_preflight(self._preflight)
+        return self._preflight
 
     @property
     def info(self) -> ServerInfo:
-        if self._info is None:
-            self._info = probe(self.target, self.options.limits)
-        return self._info
+        return self.preflight.info
 
     def _skip_reason(self, check: Check) -> str | None:
         if self.target.endpoint(check.protocol) is None:
             return f"the target has no {check.protocol} section"
+        needs = needs_of(check, self.target)
         for protocol in ("smtp", "pop3"):
-            if protocol != check.protocol and _uses_protocol(check.steps, protocol) and \
-                    self.target.endpoint(protocol) is None:
+            if any(s.startswith(protocol) for s in needs.services) and self.target.endpoint(protocol) is None:
                 return f"the target has no {protocol} section"
+        blocker = self.preflight.blocker(needs)
+        if blocker is not None:
+            raise _Blocked(blocker)
         for req in check.requires:
             met, why = _requirement_met(req, check, self.target, self.info)
             if not met:
@@ -227,6 +189,9 @@ class Runner:
         except CheckSkipped as exc:
             result.status = Status.SKIPPED
             result.message = str(exc)
+        except _Blocked as exc:
+            result.status, result.error_class, result.message = exc.blocker.status, exc.blocker.error_class, \
+                exc.blocker.message
         except TransportError as exc:
             result.status = Status.ERROR
             result.error_class = exc.error_class
@@ -255,7 +220,7 @@ class Runner:
         t0 = time.perf_counter()
         results: list[CheckResult | None] = [None] * len(checks)
         if checks:
-            _ = self.info          # probe once, before the parallel part
+            _ = self.preflight          # once, before the parallel part
         with ThreadPoolExecutor(max_workers=max(1, self.options.jobs), thread_name_prefix="check") as pool:
             futures = {pool.submit(self.run_check, c, i): i for i, c in enumerate(checks)}
             for done, fut in enumerate(as_completed(futures), 1):
@@ -265,4 +230,5 @@ class Runner:
                     self.options.progress(results[index], done, len(checks))  # type: ignore[arg-type]
         return RunResult(tool_version=__version__, started=started.isoformat(timespec="seconds"),
                          target=self.target.to_json(), checks=[r for r in results if r is not None],
-                         duration_s=time.perf_counter() - t0, fail_on=tuple(self.options.fail_on))
+                         duration_s=time.perf_counter() - t0, fail_on=tuple(self.options.fail_on),
+                         preflight=self._preflight.to_json() if self._preflight else None)

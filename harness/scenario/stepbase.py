@@ -10,6 +10,7 @@ step. Transport errors propagate as they are: the runner classifies them.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any, Callable
 
 from harness.errors import ConnectionClosed
@@ -18,9 +19,11 @@ from harness.scenario.context import CheckContext, CheckFailed, CheckSkipped
 from harness.scenario.expect import describe_expect, judge
 from harness.scenario.model import Expect, Step
 from harness.session import Connection, open_connection
+from harness.target import User
 from harness.transport import client_tls_context
 
-__all__ = ["run_step", "open_service", "executor", "expect_one", "expect_all", "EXECUTORS", "OK_POP3"]
+__all__ = ["run_step", "open_service", "executor", "expect_one", "expect_all", "EXECUTORS", "OK_POP3",
+           "open_maildrop"]
 
 Executor = Callable[[CheckContext, Step], None]
 EXECUTORS: dict[str, Executor] = {}
@@ -131,3 +134,26 @@ def open_service(ctx: CheckContext, service: str, name: str, tls: str = "target"
     return conn
 
 
+
+
+def open_maildrop(ctx: CheckContext, user: User, stack: ExitStack | None, name: str = "pop3-retrieve") -> Connection:
+    """A POP3 session logged in as ``user``; ``CheckFailed`` says which step was refused.
+
+    The run-wide mailbox lock (entered into ``stack``) is taken just before
+    PASS: a server locks the maildrop when PASS succeeds (RFC 1939 §4), so the
+    connect, the greeting and USER, where a slow or silent server makes us
+    wait, do not keep other checks out of the mailbox.
+    """
+    conn = open_service(ctx, "pop3", name, make_current=False)
+    greeting = ctx.greetings.pop(conn.name, None) or conn.read_response(False, ctx.reply_timeout())
+    if not greeting.ok:
+        raise CheckFailed([f"POP3 greeting {greeting}"])
+    ctx.transcript.add_secret(user.password)
+    reply = conn.command(f"USER {user.login}", ctx.reply_timeout())
+    if isinstance(reply, Pop3Response) and reply.ok:
+        if stack is not None:
+            stack.enter_context(ctx.locks.hold(user.login, ctx.uid))
+        reply = conn.command(f"PASS {user.password}", ctx.reply_timeout())
+    if not (isinstance(reply, Pop3Response) and reply.ok):
+        raise CheckFailed([f"POP3 login as {user.login} failed: {reply}"])
+    return conn

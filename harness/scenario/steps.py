@@ -300,8 +300,11 @@ def _login(ctx: CheckContext, step: Step) -> None:
     user = ctx.user(ref if ref is not None else 0)
     password = value.get("password", user.password) if isinstance(value, dict) else user.password
     ctx.transcript.add_secret(password)
-    ctx.lock_session(conn.name, user.login)
     conn.send_line(f"USER {user.login}")
     expect_one(ctx, conn, OK_POP3, step)
+    # Lock from PASS on (the server locks the maildrop there, RFC 1939 §4). A wrong
+    # password on purpose takes no lock while a server makes us wait for its -ERR.
+    if password == user.password:
+        ctx.lock_session(conn.name, user.login)
     conn.send_line(f"PASS {password}")
     expect_all(ctx, conn, step, (OK_POP3,))

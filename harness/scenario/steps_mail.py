@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import ExitStack
 from typing import Any
 
 from harness.errors import ConnectionClosed
@@ -12,7 +13,7 @@ from harness.protocol.replies import SmtpReply
 from harness.scenario.context import CheckContext, CheckFailed
 from harness.scenario.mailbox import find_message
 from harness.scenario.model import Expect, Step, parse_duration
-from harness.scenario.stepbase import executor, expect_all, open_service
+from harness.scenario.stepbase import executor, expect_all, open_maildrop
 from harness.session import Connection
 
 def _recipients(ctx: CheckContext, value: Any) -> list[str]:
@@ -113,27 +114,19 @@ def _retrieve(ctx: CheckContext, step: Step) -> None:
         user = next((u for u in ctx.users if u.address.lower() in wanted), None) or ctx.user(0)
     present = spec.get("present", True)
     timeout = parse_duration(spec.get("timeout", ctx.target.delivery_timeout))
-    ctx.transcript.add_secret(user.password)
 
-    def session() -> Connection:
-        conn = open_service(ctx, "pop3", "pop3-retrieve", make_current=False)
-        greeting = ctx.greetings.pop(conn.name, None) or conn.read_response(False, ctx.reply_timeout())
-        if not greeting.ok:
-            raise CheckFailed([f"retrieve: POP3 greeting {greeting}"], step)
-        for line in (f"USER {user.login}", f"PASS {user.password}"):
-            conn.send_line(line)
-            reply = conn.read_response(False, ctx.reply_timeout())
-            if not reply.ok:
-                raise CheckFailed([f"retrieve: POP3 login as {user.login} failed: {reply}"], step)
-        return conn
+    def session(stack: ExitStack) -> Connection:
+        try:
+            return open_maildrop(ctx, user, stack)
+        except CheckFailed as exc:
+            raise CheckFailed([f"retrieve: {p}" for p in exc.problems], step) from None
 
     if not spec.get("delete", True) and present:
         # The check goes on to use {{ name_number }}: keep other checks out of the
         # mailbox until it ends, or their deletions would renumber the messages.
         ctx.locks.pin(user.login, ctx.uid)
     found = find_message(session, sent.marker, timeout=min(timeout, ctx.remaining()),
-                         delete=spec.get("delete", True), want_present=present,
-                         hold=lambda: ctx.locks.hold(user.login, ctx.uid))
+                         delete=spec.get("delete", True), want_present=present)
     if not present:
         if found is not None:
             raise CheckFailed([f"message {name!r} ({sent.marker}) was delivered to {user.login} but must not be"], step)
