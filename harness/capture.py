@@ -20,6 +20,7 @@ capture starts (``import scapy.all`` alone costs ~0.7 s).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import re
@@ -238,7 +239,14 @@ class CaptureSession:
             from scapy.sendrecv import AsyncSniffer
             bpf = "tcp and (" + " or ".join(f"port {p}" for p in self.ports) + ")"
             # L2socket: without it every loopback packet appears twice
-            self.sniffer = AsyncSniffer(iface="lo", filter=bpf, L2socket=conf.L2socket, store=True)
+            sock = conf.L2socket(iface="lo", filter=bpf)
+            raw = getattr(sock, "ins", None)
+            if raw is not None:
+                # A burst (the preflight's parallel logins) outruns a Python sniffer: a large
+                # kernel buffer keeps the packets until it catches up instead of dropping them.
+                with contextlib.suppress(OSError):
+                    raw.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), 32 << 20)
+            self.sniffer = AsyncSniffer(opened_socket=sock, store=True)
             self.sniffer.start()
             time.sleep(0.2)           # the socket is open before the first check connects
         except Exception as exc:      # noqa: BLE001 - any failure here just means "synthesize"

@@ -73,6 +73,9 @@ def preflight_lines(data: Mapping[str, Any] | None) -> list[str]:
             tls = f"; {ep['tls']}" if ep.get("tls") else ""
             out.append(f"{name} {ep.get('address')}: {str(ep.get('greeting', ''))[:72]} "
                        f"({float(ep.get('ms') or 0):.0f} ms); extensions: {caps}{tls}")
+        elif ep.get("usable"):
+            out.append(f"{name} {ep.get('address')}: {str(ep.get('greeting', ''))[:72]}; then "
+                       f"{ep.get('error')} ({ep.get('error_class')})")
         else:
             out.append(f"{name} {ep.get('address')}: FAILED ({ep.get('error_class')}): {ep.get('error')}")
     logins = data.get("logins") or ()

@@ -89,18 +89,25 @@ class Probe:
     greeting: str = ""
     capabilities: tuple[str, ...] = ()
     tls: str = ""                         # what happened with STARTTLS/STLS, if offered
-    error: str | None = None              # why the endpoint is unusable
+    error: str | None = None              # what went wrong, if anything
     error_class: str | None = None
+    stage: str = ""                       # connect | greeting | EHLO | CAPA: where it went wrong
     ms: float = 0.0
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def usable(self) -> bool:
+        """Every check opens a connection and reads a greeting; past that, a failure is one check's finding."""
+        return self.ok or self.stage not in ("connect", "greeting")
+
     def to_json(self) -> dict[str, Any]:
         return {"service": self.service, "address": self.address, "ok": self.ok, "greeting": self.greeting,
                 "capabilities": list(self.capabilities), "tls": self.tls, "error": self.error,
-                "error_class": self.error_class, "ms": round(self.ms, 1)}
+                "error_class": self.error_class, "stage": self.stage, "usable": self.usable,
+                "ms": round(self.ms, 1)}
 
 
 @dataclass(slots=True)
@@ -109,6 +116,7 @@ class Login:
     ok: bool
     reply: str
     ms: float = 0.0
+    error_class: str | None = None    # when the transport failed rather than the server saying no
 
 
 @dataclass(slots=True)
@@ -133,12 +141,12 @@ class Preflight:
     def blocker(self, needs: CheckNeeds) -> Blocker | None:
         for service in sorted(needs.services, key=lambda s: (not s.startswith(needs.primary), s)):
             probe = self.probes.get(service)
-            if probe is not None and not probe.ok:
+            if probe is not None and not probe.usable:
                 return Blocker(Status.ERROR, probe.error_class,
                                f"preflight: {service.upper()} {probe.address}: {probe.error}")
         if needs.pop3_login and self.logins and not any(login.ok for login in self.logins):
             first = self.logins[0]
-            return Blocker(Status.ERROR, None,
+            return Blocker(Status.ERROR, first.error_class,
                            f"preflight: no POP3 login works (as {first.login}: {first.reply}); "
                            "are the users' logins and passwords in the target file right?")
         if needs.delivery and self.canary is not None and self.canary.status in ("missing", "refused"):
@@ -154,7 +162,8 @@ class Preflight:
         return {
             "duration_s": round(self.duration_s, 3),
             "endpoints": [p.to_json() for p in self.probes.values()],
-            "logins": [{"login": x.login, "ok": x.ok, "reply": x.reply, "ms": round(x.ms, 1)} for x in self.logins],
+            "logins": [{"login": x.login, "ok": x.ok, "reply": x.reply, "error_class": x.error_class,
+                        "ms": round(x.ms, 1)} for x in self.logins],
             "delivery": None if self.canary is None else
             {"status": self.canary.status, "message": self.canary.message, "ms": round(self.canary.ms, 1)},
         }
@@ -188,8 +197,10 @@ def _probe_one(target: Target, limits: Limits, info: ServerInfo, protocol: str) 
         stage = "EHLO" if protocol == "smtp" else "CAPA"
         probe.greeting = str(greeting).splitlines()[0] if str(greeting) else ""
         setattr(info, f"{protocol}_greeting", str(greeting))
+        # A greeting with the wrong code is a finding for the greeting checks, not a
+        # reason to stop the others: only the transport failing blocks checks.
         if not _greeting_ok(greeting):
-            probe.error, probe.error_class = f"refused service: {probe.greeting}", "connection-closed"
+            probe.tls = "greeting not positive: capabilities not probed"
         elif protocol == "smtp":
             _probe_smtp(conn, target, info, probe)
         else:
@@ -197,11 +208,12 @@ def _probe_one(target: Target, limits: Limits, info: ServerInfo, protocol: str) 
         if probe.ok:
             conn.command("QUIT")
     except TransportError as exc:
-        probe.error, probe.error_class = f"{stage}: {exc}", exc.error_class
+        probe.error, probe.error_class, probe.stage = f"{stage}: {exc}", exc.error_class, stage
         setattr(info, f"{protocol}_error", str(exc))
         setattr(info, f"{protocol}_error_class", exc.error_class)
     except (CheckFailed, CheckSkipped) as exc:
-        probe.error, probe.error_class = str(exc), "tls"     # open_service's upgrade for tls: starttls
+        # open_service's upgrade when the target says tls: starttls
+        probe.error, probe.error_class, probe.stage = str(exc), "tls", "connect"
         setattr(info, f"{protocol}_error", str(exc))
     finally:
         probe.ms = (time.perf_counter() - started) * 1000
@@ -274,7 +286,9 @@ def _login(target: Target, limits: Limits, info: ServerInfo, user: User) -> Logi
         return Login(user.login, True, "+OK", (time.perf_counter() - started) * 1000)
     except CheckFailed as exc:
         return Login(user.login, False, exc.problems[0], (time.perf_counter() - started) * 1000)
-    except (TransportError, CheckSkipped) as exc:
+    except TransportError as exc:
+        return Login(user.login, False, str(exc), (time.perf_counter() - started) * 1000, exc.error_class)
+    except CheckSkipped as exc:
         return Login(user.login, False, str(exc), (time.perf_counter() - started) * 1000)
     finally:
         ctx.close_all()
@@ -330,12 +344,12 @@ def run_preflight(target: Target, limits: Limits, *, canary: bool = True) -> Pre
         for probe in pool.map(lambda p: _probe_tolerant(target, limits, pre.info, p), protocols):
             pre.probes[probe.service] = probe
         pop3 = pre.probes.get("pop3")
-        if pop3 is not None and pop3.ok and target.users:
+        if pop3 is not None and pop3.usable and target.users:
             pre.logins = list(pool.map(lambda u: _login(target, limits, pre.info, u), target.users))
     smtp = pre.probes.get("smtp")
     if canary and smtp is not None and pop3 is not None:
         user = next((target.users[i] for i, x in enumerate(pre.logins) if x.ok), None)
-        if not (smtp.ok and pop3.ok):
+        if not (smtp.usable and pop3.usable):
             pre.canary = Canary("not-run", "an endpoint failed")
         elif user is None:
             pre.canary = Canary("not-run", "no POP3 login works")
