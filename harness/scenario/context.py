@@ -12,6 +12,7 @@ from harness.message import MessageSpec, build_message, spec_from_mapping
 from harness.protocol.replies import Capabilities
 from harness.scenario.mailbox import MailboxLocks
 from harness.scenario.model import Check, Step
+from harness.scenario.needs import shortfall
 from harness.scenario.templating import render
 from harness.session import Connection, Limits
 from harness.target import Target, User
@@ -128,13 +129,13 @@ class CheckContext:
 
     def user(self, ref: int | str | None = None) -> User:
         users = self.users
-        if not users:
-            raise CheckSkipped("the target lists no users")
+        # The runner skips on Check.mailboxes before any step; this catches what derivation missed.
+        lacking = shortfall(ref + 1 if isinstance(ref, int) else 1, len(users))
+        if lacking:
+            raise CheckSkipped(lacking)
         if ref is None:
             return users[0]
         if isinstance(ref, int):
-            if ref >= len(users):
-                raise CheckSkipped(f"the check needs at least {ref + 1} users in the target")
             return users[ref]
         for u in users:
             if ref in (u.login, u.address):
@@ -147,6 +148,7 @@ class CheckContext:
         return {
             "client_name": t.client_name, "domain": t.domain, "foreign_domain": t.foreign_domain,
             "users": users, "user": users[0] if users else {},
+            "sender": self.default_sender(),     # a real address where possible, users[1] before users[0]
             "smtp_auth": {"login": t.smtp_auth[0], "password": t.smtp_auth[1]} if t.smtp_auth else {},
             "vars": dict(self.vars), "uid": self.uid, "check_id": self.check.id,
             "markers": {name: m.marker for name, m in self.messages.items()},

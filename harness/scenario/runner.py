@@ -23,6 +23,7 @@ from harness.results import CheckResult, Level, RunResult, Status
 from harness.scenario.context import CheckContext, CheckFailed, CheckPassedEarly, CheckSkipped, ServerInfo
 from harness.scenario.mailbox import MailboxLocks
 from harness.scenario.model import Check, ScenarioFile, Step
+from harness.scenario.needs import requires_mailboxes, shortfall
 from harness.scenario import steps as _steps, steps_mail as _steps_mail  # noqa: F401 - registers the executors
 from harness.scenario.stepbase import open_service, run_step
 from harness.scenario.templating import TemplateProblem
@@ -157,8 +158,10 @@ def _probe_one(target: Target, limits: Limits, info: ServerInfo, protocol: str) 
 def _requirement_met(req: str, check: Check, target: Target, info: ServerInfo) -> tuple[bool, str]:
     if req.startswith("target:"):
         key = req[len("target:"):]
-        if key == "users2":
-            return len(target.users) >= 2, "the target needs at least 2 users"
+        legacy = requires_mailboxes([req])       # target:users2 in a Check built without the loader
+        if legacy:
+            why = shortfall(legacy, len(target.users))
+            return why is None, why or ""
         return bool(getattr(target, key, None)), f"the target has no {key}"
     if req.startswith("greeting:"):
         banner = info.smtp_greeting if check.protocol == "smtp" else info.pop3_greeting
@@ -195,6 +198,10 @@ class Runner:
             if protocol != check.protocol and _uses_protocol(check.steps, protocol) and \
                     self.target.endpoint(protocol) is None:
                 return f"the target has no {protocol} section"
+        # before any step runs: a users[N] the target lacks would end the check in a template error
+        lacking = shortfall(check.mailboxes, len(self.target.users))
+        if lacking:
+            return lacking
         for req in check.requires:
             met, why = _requirement_met(req, check, self.target, self.info)
             if not met:
