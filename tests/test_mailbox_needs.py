@@ -188,3 +188,26 @@ def test_sender_falls_back_to_the_only_mailbox(tmp_path: Path) -> None:
         return ctx.render("{{ sender }}")
 
     assert (sender(0), sender(1), sender(2)) == ("harness@example.test", "u0@example.test", "u1@example.test")
+
+
+@pytest.mark.parametrize("lines,locked", [
+    (["user u0", "pass pw0"], True),
+    (["USER u0", "PASS pw0"], True),
+    (["APOP u0 0123456789abcdef0123456789abcdef"], True),
+    (["USER u0"], False),              # the maildrop opens at PASS, not USER
+    (["PASS pw0"], False),             # no USER: the server refuses it without opening anything
+    (["STAT", "NOOP"], False),
+])
+def test_hand_written_pop3_login_takes_the_mailbox_lock(tmp_path: Path, lines: list[str], locked: bool) -> None:
+    # With one mailbox every POP3 check shares it: a hand-typed PASS must wait its turn like `login`.
+    from harness.errors import Timeout
+    check = _load(tmp_path, "pop3", "", "- send: NOOP")
+    locks = MailboxLocks(wait=0.05)
+    ctx = CheckContext(check, _target(1), Limits(), locks, ServerInfo(), Transcript([]))
+    for line in lines:
+        ctx.typed_line("pop3", line)
+    if locked:
+        with pytest.raises(Timeout):
+            locks.acquire("u0", "another check")
+    else:
+        locks.acquire("u0", "another check")

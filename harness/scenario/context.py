@@ -78,6 +78,7 @@ class CheckContext:
     deadline: float = 0.0
     uid: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     session_logins: dict[str, str] = field(default_factory=dict)   # POP3 connection name → login it holds
+    typed_users: dict[str, str] = field(default_factory=dict)      # POP3 connection name → last USER sent by hand
     rotation: int = 0             # users[0] of this check is target.users[rotation % n]
     users: tuple[User, ...] = ()
 
@@ -113,6 +114,19 @@ class CheckContext:
         """A POP3 login on ``conn_name``: hold the mailbox until that session ends."""
         self.locks.acquire(login, self.uid)
         self.session_logins[conn_name] = login
+
+    def typed_line(self, conn_name: str, line: str) -> None:
+        """A POP3 command written out in a step: a hand-written PASS or APOP opens the
+        maildrop as the login step does, so it takes the same lock first (else another
+        check's login on a one-mailbox target meets ``-ERR [IN-USE]``)."""
+        verb, _, rest = line.partition(" ")
+        verb, name = verb.upper(), rest.split(" ", 1)[0]
+        if verb == "USER" and name:
+            self.typed_users[conn_name] = name
+        elif verb == "PASS" and conn_name in self.typed_users:
+            self.lock_session(conn_name, self.typed_users[conn_name])
+        elif verb == "APOP" and name:
+            self.lock_session(conn_name, name)
 
     def end_session(self, conn_name: str) -> None:
         """The session on ``conn_name`` is over (QUIT or dropped): let other checks have the mailbox."""
