@@ -12,6 +12,7 @@ from harness.message import MessageSpec, build_message, spec_from_mapping
 from harness.protocol.replies import Capabilities
 from harness.scenario.mailbox import MailboxLocks
 from harness.scenario.model import Check, Step
+from harness.scenario.needs import shortfall
 from harness.scenario.templating import render
 from harness.session import Connection, Limits
 from harness.target import Target, User
@@ -79,6 +80,7 @@ class CheckContext:
     deadline: float = 0.0
     uid: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     session_logins: dict[str, str] = field(default_factory=dict)   # POP3 connection name → login it holds
+    typed_users: dict[str, str] = field(default_factory=dict)      # POP3 connection name → last USER sent by hand
     rotation: int = 0             # users[0] of this check is target.users[rotation % n]
     users: tuple[User, ...] = ()
 
@@ -115,6 +117,19 @@ class CheckContext:
         self.locks.acquire(login, self.uid)
         self.session_logins[conn_name] = login
 
+    def typed_line(self, conn_name: str, line: str) -> None:
+        """A POP3 command written out in a step: a hand-written PASS or APOP opens the
+        maildrop as the login step does, so it takes the same lock first (else another
+        check's login on a one-mailbox target meets ``-ERR [IN-USE]``)."""
+        verb, _, rest = line.partition(" ")
+        verb, name = verb.upper(), rest.split(" ", 1)[0]
+        if verb == "USER" and name:
+            self.typed_users[conn_name] = name
+        elif verb == "PASS" and conn_name in self.typed_users:
+            self.lock_session(conn_name, self.typed_users[conn_name])
+        elif verb == "APOP" and name:
+            self.lock_session(conn_name, name)
+
     def end_session(self, conn_name: str) -> None:
         """The session on ``conn_name`` is over (QUIT or dropped): let other checks have the mailbox."""
         login = self.session_logins.pop(conn_name, None)
@@ -130,13 +145,13 @@ class CheckContext:
 
     def user(self, ref: int | str | None = None) -> User:
         users = self.users
-        if not users:
-            raise CheckSkipped("the target lists no users")
+        # The runner skips on Check.mailboxes before any step; this catches what derivation missed.
+        lacking = shortfall(ref + 1 if isinstance(ref, int) else 1, len(users))
+        if lacking:
+            raise CheckSkipped(lacking)
         if ref is None:
             return users[0]
         if isinstance(ref, int):
-            if ref >= len(users):
-                raise CheckSkipped(f"the check needs at least {ref + 1} users in the target")
             return users[ref]
         for u in users:
             if ref in (u.login, u.address):
@@ -149,6 +164,7 @@ class CheckContext:
         return {
             "client_name": t.client_name, "domain": t.domain, "foreign_domain": t.foreign_domain,
             "users": users, "user": users[0] if users else {},
+            "sender": self.default_sender(),     # a real address where possible, users[1] before users[0]
             "smtp_auth": {"login": t.smtp_auth[0], "password": t.smtp_auth[1]} if t.smtp_auth else {},
             "vars": dict(self.vars), "uid": self.uid, "check_id": self.check.id,
             "markers": {name: m.marker for name, m in self.messages.items()},

@@ -20,6 +20,7 @@ from harness.errors import ScenarioError
 from harness.escapes import EscapeError, decode_escapes
 from harness.results import Level
 from harness.scenario.model import ACTIONS, Check, Expect, ScenarioFile, Step, parse_duration
+from harness.scenario.needs import LEGACY_USERS, requires_mailboxes, steps_mailboxes
 from harness.scenario.templating import is_template, syntax_error
 from harness.scenario.yamlload import LineDict, load_yaml, node_lines, snippet
 
@@ -153,13 +154,20 @@ class _FileLoader(YamlFileLoader):
         steps = self.steps(raw["steps"], base + ["steps"], root)
         if steps is None:
             return None
+        requires = tuple(raw.get("requires", ()))
+        check_protocol = raw.get("protocol", protocol)
+        connect = raw.get("connect", True)
+        mailboxes = max(steps_mailboxes(steps, check_protocol, connect), raw.get("mailboxes", 0),
+                        requires_mailboxes(requires))
         return Check(
             id=raw["id"], title=raw["title"], level=Level(raw["level"]), rfc=tuple(raw["rfc"]),
             steps=steps, suite=suite, file=self.name, line=raw.line,
-            protocol=raw.get("protocol", protocol), rationale=raw.get("rationale", ""),
-            tags=tuple(raw.get("tags", ())), requires=tuple(raw.get("requires", ())),
-            tls=raw.get("tls", "target"), connect=raw.get("connect", True),
+            protocol=check_protocol, rationale=raw.get("rationale", ""),
+            tags=tuple(raw.get("tags", ())),
+            requires=tuple(r for r in requires if not LEGACY_USERS.match(r)),   # folded into mailboxes
+            tls=raw.get("tls", "target"), connect=connect,
             timeout=parse_duration(raw.get("timeout", 60)), defects=tuple(raw.get("defects", ())),
+            mailboxes=mailboxes,
         )
 
     def steps(self, raw_steps: list[Any], base: list[Any], root: Any) -> tuple[Step, ...] | None:

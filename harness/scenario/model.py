@@ -97,6 +97,7 @@ class Check:
     connect: bool = True
     timeout: float = 60.0
     defects: tuple[str, ...] = ()
+    mailboxes: int = 0      # target users it needs (derived by the loader; see needs.py)
 
     @property
     def source(self) -> str:

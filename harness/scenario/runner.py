@@ -21,8 +21,9 @@ from harness.escapes import EscapeError
 from harness.results import CheckResult, RunResult, Status
 from harness.scenario.context import CheckContext, CheckFailed, CheckPassedEarly, CheckSkipped, ServerInfo
 from harness.scenario.mailbox import MailboxLocks
-from harness.scenario.preflight import Blocker, Preflight, needs_of, run_preflight
 from harness.scenario.model import Check, ScenarioFile
+from harness.scenario.needs import requires_mailboxes, shortfall
+from harness.scenario.preflight import Blocker, Preflight, needs_of, run_preflight
 from harness.scenario import steps as _steps, steps_mail as _steps_mail  # noqa: F401 - registers the executors
 from harness.scenario.stepbase import open_service, run_step
 from harness.scenario.templating import TemplateProblem
@@ -99,8 +100,10 @@ def apply_gate(result: CheckResult, fail_on: Iterable[str], known: frozenset[str
 def _requirement_met(req: str, check: Check, target: Target, info: ServerInfo) -> tuple[bool, str]:
     if req.startswith("target:"):
         key = req[len("target:"):]
-        if key == "users2":
-            return len(target.users) >= 2, "the target needs at least 2 users"
+        legacy = requires_mailboxes([req])       # target:users2 in a Check built without the loader
+        if legacy:
+            why = shortfall(legacy, len(target.users))
+            return why is None, why or ""
         return bool(getattr(target, key, None)), f"the target has no {key}"
     if req.startswith("greeting:"):
         banner = info.smtp_greeting if check.protocol == "smtp" else info.pop3_greeting
@@ -154,6 +157,10 @@ class Runner:
         for protocol in ("smtp", "pop3"):
             if any(s.startswith(protocol) for s in needs.services) and self.target.endpoint(protocol) is None:
                 return f"the target has no {protocol} section"
+        # before any step runs: a users[N] the target lacks would end the check in a template error
+        lacking = shortfall(check.mailboxes, len(self.target.users))
+        if lacking:
+            return lacking
         blocker = self.preflight.blocker(needs)
         if blocker is not None:
             raise _Blocked(blocker)

@@ -62,6 +62,8 @@ def _send(ctx: CheckContext, step: Step) -> None:
     line = ctx.render(step.value)
     if step.option("secret"):
         ctx.transcript.add_secret(line.split(" ", 1)[-1])
+    if conn.protocol == "pop3":
+        ctx.typed_line(conn.name, line)
     conn.send_line(line)
     expect_all(ctx, conn, step)
 
@@ -79,6 +81,9 @@ def _send_raw(ctx: CheckContext, step: Step) -> None:
 def _pipeline(ctx: CheckContext, step: Step) -> None:
     conn = ctx.conn(step)
     lines = [ctx.render(line) for line in step.value]
+    if conn.protocol == "pop3":
+        for line in lines:
+            ctx.typed_line(conn.name, line)
     conn.send(b"".join(line.encode("utf-8") + b"\r\n" for line in lines), note="pipelined")
     expect_all(ctx, conn, step, multiline_hints=[expects_multiline(line) for line in lines])
 

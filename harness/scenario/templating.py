@@ -14,9 +14,10 @@ import re
 from typing import Any, Mapping
 
 import jinja2
+from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-__all__ = ["TemplateProblem", "render", "syntax_error", "is_template"]
+__all__ = ["TemplateProblem", "render", "syntax_error", "is_template", "parse"]
 
 
 class TemplateProblem(Exception):
@@ -39,6 +40,11 @@ def is_template(text: str) -> bool:
 @functools.lru_cache(maxsize=4096)
 def _compile(text: str) -> jinja2.Template:
     return _env().from_string(text)
+
+
+def parse(text: str) -> nodes.Template:
+    """The syntax tree, for reading what a template uses (raises ``jinja2.TemplateSyntaxError``)."""
+    return _env().parse(text)
 
 
 def syntax_error(text: str) -> str | None:
