@@ -234,7 +234,7 @@ class CaptureSession:
             return self
         try:
             import scapy.layers.inet  # noqa: F401 - dissect IP/TCP while sniffing
-            import scapy.layers.l2  # noqa: F401 - before sniffing on lo (field-notes.md)
+            import scapy.layers.l2  # noqa: F401 - before sniffing on lo (docs/contributing.md)
             from scapy.config import conf
             from scapy.sendrecv import AsyncSniffer
             bpf = "tcp and (" + " or ".join(f"port {p}" for p in self.ports) + ")"

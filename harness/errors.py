@@ -3,7 +3,7 @@
 - ``ScenarioError``/``TargetError``: the user's files or arguments. Shown as
   ``file:line: message`` with no traceback; the CLI exits 2.
 - ``TransportError`` subclasses: the network or the peer misbehaved at the
-  transport level. Each carries an ``error_class`` string from product.md, so
+  transport level. Each carries an ``error_class`` string (docs/results.md), so
   a check that hits one ends with ``status: error``.
 - ``RemoteProtocolError``: the server sent something our parser cannot turn
   into a reply. Also a transport-level ``error`` for the check.
@@ -79,7 +79,7 @@ class TargetError(ScenarioError):
 
 
 class TransportError(HarnessError):
-    """The connection failed. ``error_class`` is the product.md classification."""
+    """The connection failed. ``error_class`` is its class in docs/results.md."""
 
     error_class = "connection-closed"
 

@@ -1,7 +1,7 @@
 """Deterministic MIME message builder for SMTP -> POP3 round trips (sans-I/O, pure).
 
 A scenario sends a message by SMTP and later compares what POP3 returns with
-what was sent, byte for byte (RFC 5321 §6.4 / inventory M16: a relay may only
+what was sent, byte for byte (RFC 5321 §6.4: a relay may only
 prepend trace fields). So the builder writes every byte itself: the stdlib
 ``email.generator`` re-wraps lines and rewrites line endings. Same spec and
 arguments -> same bytes.

@@ -1,4 +1,4 @@
-"""pytest adapter (architecture.md principle 9): scenario checks as test items.
+"""pytest adapter (docs/architecture.md): scenario checks as test items.
 
 ``pytest --mail-target target.yaml scenarios/`` collects every check of every
 scenario file as an item and runs it with the same runner as ``mailharness

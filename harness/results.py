@@ -1,6 +1,6 @@
 """Run results as values: what results.json, junit.xml and the reports are made from.
 
-The JSON shape is a public contract (product.md, "results.json"): add keys,
+The JSON shape is a public contract (docs/results.md): add keys,
 never rename them.
 """
 

@@ -1,4 +1,4 @@
-"""The target: which server to test and with which mailboxes (product.md, "The target file")."""
+"""The target: which server to test and with which mailboxes (docs/target-file.md)."""
 
 from __future__ import annotations
 

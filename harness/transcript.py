@@ -1,4 +1,4 @@
-"""The transcript: every byte each way, with a monotonic timestamp (architecture.md principle 7).
+"""The transcript: every byte each way, with a monotonic timestamp (docs/architecture.md).
 
 It is the primary artifact of a check: pytest failures, results.json, JUnit and
 the HTML report all render this one object. Secrets (passwords and the base64

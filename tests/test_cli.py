@@ -1,4 +1,4 @@
-"""The CLI contract (product.md): exit codes 0/1/2, files written, errors without tracebacks."""
+"""The CLI contract (docs/results.md): exit codes 0/1/2, files written, errors without tracebacks."""
 
 from __future__ import annotations
 

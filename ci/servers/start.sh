@@ -200,7 +200,7 @@ root: mhalice
 MAILER-DAEMON: mhalice
 $(for name in $MH_USERS; do echo "$name: mh$name"; done)
 CF
-# newaliases before postfix check (field notes).
+# newaliases before postfix check (docs/contributing.md).
 postalias -c "$PF" "hash:$PF/aliases"
 # Creates the queue directories (private/ must exist before Dovecot puts its auth socket there).
 postfix -c "$PF" check
@@ -319,7 +319,7 @@ for _ in $(seq 1 50); do [ -S "$PFQ/private/auth" ] && break; sleep 0.1; done
 postfix -c "$PF" start </dev/null >>"$DIR/start.log" 2>&1 || fail "postfix failed to start"
 wait_ports 20 "$SMTP_PORT" "$SUBMISSION_PORT" "$SMTPS_PORT" || fail "postfix is not listening"
 
-# ---- target file (product.md, "The target file") ----------------------------------------------------
+# ---- target file (docs/target-file.md) -------------------------------------------------------------
 cat > "$DIR/target.yaml" <<CF
 # Written by ci/servers/start.sh: Postfix $(postconf -h -c "$PF" mail_version) + Dovecot $(dovecot --version | cut -d' ' -f1)
 # SMTP smuggling: $SMUGGLING_DESC

@@ -3,8 +3,8 @@
 Only a Locust process imports this file (``python -m locust -f
 harness/load/locustfile.py[,harness/load/locust_shape.py]``, started by
 ``harness.load.run``). ``import locust`` monkey-patches the process with
-gevent and hangs if another thread is alive (architecture.md, "Process
-boundaries"), so the CLI, pytest and the conformance runner never import it.
+gevent and hangs if another thread is alive (docs/architecture.md), so the
+CLI, pytest and the conformance runner never import it.
 
 The run is described by a JSON file named in ``MAILHARNESS_LOAD_CONFIG``
 (written by the CLI): the validated profile, the target, the run id, where to

@@ -1,4 +1,4 @@
-"""Replies as values (architecture.md principle 2): parsed once, raw bytes kept."""
+"""Replies as values (docs/architecture.md): parsed once, raw bytes kept."""
 
 from __future__ import annotations
 

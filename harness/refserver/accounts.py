@@ -29,7 +29,7 @@ class User:
     password: str
 
     def as_target(self) -> dict[str, str]:
-        """The product.md target-file shape of this user."""
+        """This user in the target-file shape (docs/target-file.md)."""
         return {"address": self.address, "login": self.login, "password": self.password}
 
 

@@ -3,7 +3,7 @@
 The loop runs in a daemon thread so that blocking callers (the CLI, pytest
 fixtures, the conformance runner) can start a server, talk to it over real
 sockets and stop it, without knowing about asyncio. Locust must never share a
-process with this thread (architecture.md): ``import locust`` hangs while
+process with this thread (docs/architecture.md): ``import locust`` hangs while
 another thread is alive, so load runs start Locust in its own process.
 """
 
@@ -33,7 +33,7 @@ from .tls import server_context
 
 __all__ = ["ReferenceServer", "serve_forever"]
 
-BACKLOG = 128  # field-notes.md: small backlogs drop SYNs under a spike
+BACKLOG = 128  # small backlogs drop SYNs under a spike (docs/contributing.md)
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 
@@ -219,7 +219,7 @@ class ReferenceServer:
         return self.maildir / login
 
     def target(self) -> dict[str, Any]:
-        """The product.md target-file shape for this server."""
+        """The target-file shape for this server (docs/target-file.md)."""
         first = self.users[0]
         return {
             "smtp": {"host": self.host, "port": self.smtp_port, "tls": "none"},
@@ -241,7 +241,7 @@ def _yaml_scalar(value: Any) -> str:
 
 
 def target_yaml(target: dict[str, Any]) -> str:
-    """Render a target dict in the flow style product.md uses (no YAML library needed)."""
+    """Render a target dict in the flow style of docs/target-file.md (no YAML library needed)."""
 
     def flow(mapping: dict[str, Any]) -> str:
         return "{" + ", ".join(f"{k}: {_yaml_scalar(v)}" for k, v in mapping.items()) + "}"

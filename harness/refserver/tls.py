@@ -3,7 +3,7 @@
 The certificate is issued once per process by a throw-away trustme CA: issuing
 is cheap, but the harness starts many servers (one per defect in its self-tests)
 and all of them can share one identity. Clients are expected not to verify it
-(product.md reports an unverifiable certificate as a POLICY finding); ``ca_pem``
+(targets default to ``tls_verify: false``, docs/target-file.md); ``ca_pem``
 is there for clients that want to verify anyway.
 """
 

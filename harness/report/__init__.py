@@ -33,7 +33,7 @@ __all__ = [
     "REPORT_FILES",
 ]
 
-# File names inside --out, fixed by product.md.
+# File names inside --out, part of the public contract (docs/results.md).
 REPORT_FILES: Mapping[str, str] = {"json": "results.json", "junit": "junit.xml", "html": "report.html"}
 
 

@@ -1,6 +1,6 @@
 """Chart geometry for inline SVG: numbers and labels only, laid out by the template.
 
-No chart library: a report must work offline and stay small (field notes:
+No chart library: a report must work offline and stay small (measured:
 inline SVG is ~1.4 KB per chart; plotly would add 4.8 MB). Everything here is
 plain data: coordinates are floats, CSS classes come from the fixed ``SERIES``
 vocabulary, and labels are untrusted text that the template escapes.

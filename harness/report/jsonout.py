@@ -1,4 +1,4 @@
-"""results.json: the stable, machine-readable contract (product.md, "results.json").
+"""results.json: the stable, machine-readable contract (docs/results.md).
 
 The document is exactly ``RunResult.to_json()``; this module only owns how it
 reaches the disk (UTF-8, indent 2, atomic) and how a stored file is read back

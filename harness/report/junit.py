@@ -1,4 +1,4 @@
-"""junit.xml: the CI gate view, one ``<testcase>`` per RFC rule (product.md).
+"""junit.xml: the CI gate view, one ``<testcase>`` per RFC rule (docs/reports.md).
 
 JUnit consumers (GitLab, Jenkins, GitHub annotations) turn every
 ``<failure>``/``<error>`` into a red test, so those elements are emitted only

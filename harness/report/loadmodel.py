@@ -1,6 +1,6 @@
 """The load section of the report, built from the ``load`` key of a results.json.
 
-The shape (product.md; written by ``mailharness load``)::
+The shape (docs/results.md; written by ``mailharness load``)::
 
     {"duration_s", "users", "messages_sent", "messages_per_s", "failures",
      "phases": {name: {"requests", "failures", "rps", "p50", "p95", "p99", "max"}},

@@ -1,6 +1,6 @@
 """The report model: results.json (one run or several) turned into plain values for the writers.
 
-Architecture principle 11: a model first, then a template. ``build_report``
+A model first, then a template (docs/architecture.md). ``build_report``
 takes loaded results.json dicts (or ``RunResult`` objects), optionally a
 baseline, and returns a frozen ``RunReport``; ``html.py`` and ``junit.py`` only
 lay it out. Everything that came from a server (banners, replies, notes) or

@@ -2,7 +2,7 @@
 
 Mappings and sequences come back as ``dict``/``list`` subclasses carrying the
 1-based start and end line of the node and of each key, so that a schema
-error can say ``file.yaml:14-17: ...`` (architecture.md principle 8). Only
+error can say ``file.yaml:14-17: ...`` (docs/architecture.md). Only
 ``yaml.SafeLoader`` constructors are used: no Python object tags.
 """
 

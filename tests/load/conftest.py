@@ -1,7 +1,7 @@
 """Load tests: every run is a real ``python -m harness load`` subprocess.
 
 Nothing here imports locust (it would hang with server threads alive in this
-process, architecture.md "Process boundaries"): the CLI subprocess starts the
+process, docs/architecture.md): the CLI subprocess starts the
 embedded reference server and spawns the Locust processes itself.
 """
 

@@ -83,7 +83,7 @@ def make_run() -> RunResult:
     )
 
 
-# A hand-made load section in the shape `mailharness load` writes (product.md), with
+# A hand-made load section in the shape `mailharness load` writes (docs/results.md), with
 # a time series, a delivery histogram and one crossed threshold.
 def make_load(scale: float = 1.0, crossed: bool = True) -> dict:
     phases = {
