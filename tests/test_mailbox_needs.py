@@ -12,6 +12,7 @@ from harness.scenario.context import CheckContext, CheckSkipped, ServerInfo
 from harness.scenario.loader import load_file
 from harness.scenario.mailbox import MailboxLocks
 from harness.scenario.needs import shortfall, template_mailboxes
+from harness.scenario.preflight import Preflight
 from harness.scenario.runner import Runner
 from harness.session import Limits
 from harness.target import Endpoint, Target, User
@@ -155,16 +156,23 @@ def test_runner_skips_before_any_step(tmp_path: Path, users: int, reason: str) -
     assert result.transcript == []           # nothing was sent: no connection was opened
 
 
+def _runner(users: int) -> Runner:
+    """A runner whose preflight found nothing wrong (the target's port 9 is never connected to)."""
+    runner = Runner(_target(users))
+    runner._preflight = Preflight()
+    return runner
+
+
 def test_runner_runs_when_the_target_lists_enough(tmp_path: Path) -> None:
     check = _load(tmp_path, "smtp", "", "- send: 'MAIL FROM:<{{ users[1].address }}>'")
-    assert Runner(_target(2))._skip_reason(check) is None
+    assert _runner(2)._skip_reason(check) is None
 
 
 def test_runner_legacy_requirement_on_a_check_built_in_code(tmp_path: Path) -> None:
     from dataclasses import replace
     check = replace(_load(tmp_path, "smtp", "", "- send: NOOP"), requires=("target:users2",))
-    assert Runner(_target(1))._skip_reason(check) == "needs 2 mailboxes; the target lists 1"
-    assert Runner(_target(2))._skip_reason(check) is None
+    assert _runner(1)._skip_reason(check) == "needs 2 mailboxes; the target lists 1"
+    assert _runner(2)._skip_reason(check) is None
 
 
 @pytest.mark.parametrize("users,ref,reason", [
