@@ -10,6 +10,10 @@ if [ "$(id -u)" -eq 0 ]; then
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
     bash ci/servers/install.sh chromium tshark
 fi
+# PYTHONSAFEPATH: neither this pytest nor the Python processes the tests start put the current folder
+# on sys.path, so `harness` is the installed package (in CI the wheel .ci/run built), never the
+# checkout's harness/ folder shadowing it (tests/conftest.py appends the checkout for `tests.*`).
+export PYTHONSAFEPATH=1
 status=0
 python3 -m pytest -q "$@" || status=$?
 bash ci/servers/stop.sh >/dev/null 2>&1 || true

@@ -23,14 +23,10 @@ EXIT_OK, EXIT_GATE, EXIT_USAGE = 0, 1, 2
 
 
 def default_scenario_paths() -> list[Path]:
-    env = os.environ.get("MAILHARNESS_SCENARIOS")
-    if env:
-        return [Path(p) for p in env.split(os.pathsep)]
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "scenarios", here / "bundled_scenarios"):
-        if candidate.is_dir():
-            return [candidate]
-    return [Path("scenarios")]
+    """The bundled suites: ``scenarios/`` in a checkout, ``harness/bundled_scenarios/`` when installed
+    (``MAILHARNESS_SCENARIOS`` overrides); see harness/bundled.py."""
+    from harness.bundled import scenario_paths
+    return scenario_paths()
 
 
 def _levels(value: str) -> tuple[str, ...]:
@@ -78,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
                            ("validate", "schema-check scenario files")):
         sp = sub.add_parser(name, help=helptext)
         sp.add_argument("paths", nargs="*", type=Path)
+        if name == "list":
+            sp.add_argument("--profiles", action="store_true",
+                            help="list the load profiles instead (bundled ones by default): name, path, "
+                                 "description; `mailharness load NAME` runs one")
 
     serve = sub.add_parser("serve", help="run the embedded reference server")
     serve.add_argument("--host", default="127.0.0.1")
@@ -126,6 +126,8 @@ def _load(paths: list[Path]) -> list:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    if args.profiles:
+        return _list_profiles(args.paths)
     files = _load(args.paths)
     for f in files:
         for c in f.checks:
@@ -135,14 +137,21 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def _profile_paths(paths: list[Path]) -> list[Path]:
     """Load profiles among the given paths: files in (or under) a ``load/`` folder."""
-    found: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            found += sorted(f for f in p.rglob("*.y*ml") if "load" in f.relative_to(p).parts[:-1]
-                            or (p.name == "load" and f.parent == p))
-        elif "load" in p.parts[:-1] and p.suffix in (".yaml", ".yml"):
-            found.append(p)
-    return found
+    from harness.bundled import find_profiles
+    return find_profiles(paths)
+
+
+def _list_profiles(paths: list[Path]) -> int:
+    """``list --profiles``: one line per profile, name (what ``mailharness load`` accepts), path, description."""
+    from harness.load.profile import load_profile
+    from harness.scenario.loader import load_all
+    found = _profile_paths(paths or default_scenario_paths())
+    profiles = load_all(functools.partial(load_profile, p) for p in found)   # every bad file at once, exit 2
+    width = max((len(p.stem) for p in found), default=0)
+    for path, profile in zip(found, profiles):
+        description = clean(profile.description.strip().splitlines()[0]) if profile.description.strip() else ""
+        print(f"{path.stem:<{width}}  {clean(str(path))}  {description}".rstrip())
+    return EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

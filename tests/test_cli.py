@@ -36,6 +36,16 @@ def test_list_shows_id_level_and_rfc() -> None:
     assert "MUST" in line and "5321#4.1.4" in line
 
 
+def test_list_profiles_shows_name_path_and_description(tmp_path: Path) -> None:
+    r = mh("list", "--profiles", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = {line.split()[0]: line for line in r.stdout.splitlines()}
+    assert sorted(lines) == sorted(p.stem for p in (REPO / "scenarios" / "load").glob("*.yaml"))
+    name, path, *description = lines["smtp-throughput"].split()
+    assert path.endswith("load/smtp-throughput.yaml") and Path(path).is_file()
+    assert " ".join(description).startswith("One 1000-byte message per SMTP session")
+
+
 def test_validate_malformed_file_exits_2_with_location(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("suite: x\nchecks:\n  - id: x.y\n    title: t t\n    level: MUST\n    rfc: ['5321']\n"

@@ -32,11 +32,13 @@ def _rate(value: str) -> float:
 
 
 def add_load_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("load", help="put load on a target with Locust (profile: scenarios/load/*.yaml)",
+    p = sub.add_parser("load", help="put load on a target with Locust (a bundled profile's name or a file)",
                        description="Run a load profile with Locust: headless and bounded by default; "
                                    "--web serves the Locust UI. Exit 0 when every threshold passes, "
                                    "1 when one is crossed, 2 for a bad profile or target.")
-    p.add_argument("profile", type=Path, help="load profile (YAML), e.g. scenarios/load/smtp-throughput.yaml")
+    p.add_argument("profile", metavar="PROFILE",
+                   help="a bundled profile's name, e.g. smtp-throughput (`mailharness list --profiles`), "
+                        "or a profile file (YAML)")
     p.add_argument("--target", type=Path, help="target file (default: the embedded reference server)")
     p.add_argument("--users", type=int, help="peak number of users (overrides the profile's shape)")
     p.add_argument("--spawn-rate", type=float, help="users started per second")
@@ -65,8 +67,10 @@ def add_load_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
+    from harness.bundled import resolve_profile
+    profile = resolve_profile(args.profile)       # an unknown name is exit 2 before anything is imported
     from harness.load.run import LoadOptions, run_load
-    opts = LoadOptions(profile=args.profile, target=args.target, users=args.users, spawn_rate=args.spawn_rate,
+    opts = LoadOptions(profile=profile, target=args.target, users=args.users, spawn_rate=args.spawn_rate,
                        duration=args.duration, rate=args.rate, workers=args.workers, web=args.web,
                        web_host=args.web_host, web_port=args.web_port, out=args.out, json=args.json,
                        defects=list(args.defect), quiet=args.quiet, validate_only=args.validate_only,

@@ -249,7 +249,9 @@ def _print_summary(load: dict[str, Any], out: TextIO, results_path: Path) -> Non
     out.write(f"gate: {load['gate'].upper()}\nresults: {results_path}\n")
 
 
-def run_load(opts: LoadOptions, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run_load(opts: LoadOptions, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    # sys.stdout/stderr as they are now, not when this module was imported (pytest's capture replaces them)
+    out, err = out or sys.stdout, err or sys.stderr
     from harness.report._atomic import atomic_write_bytes
     from harness.report.jsonout import dumps_json
     from harness.target import load_target, target_from_mapping

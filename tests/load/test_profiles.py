@@ -84,3 +84,41 @@ def test_cli_bad_target_and_defect_exit_2(tmp_path: Path) -> None:
     pop_only = tmp_path / "pop.yaml"
     pop_only.write_text("pop3: {host: 127.0.0.1, port: 1110}\nusers: [{address: a@b.test, login: a, password: p}]\n")
     assert main(["load", str(BUNDLED / "smtp-throughput.yaml"), "--target", str(pop_only)]) == 2
+
+
+def test_cli_runs_a_bundled_profile_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("MAILHARNESS_SCENARIOS", raising=False)
+    monkeypatch.chdir(tmp_path)                     # names work from any folder
+    for arg in ("smtp-throughput", "smtp-throughput.yaml"):
+        assert main(["load", arg, "--validate-only"]) == 0
+        out = capsys.readouterr().out
+        assert "load/smtp-throughput.yaml: valid load profile 'smtp-throughput'" in out, out
+    # a file of that name in the current folder is a path, and a path wins over a bundled name
+    (tmp_path / "smtp-throughput.yaml").write_text(GOOD.replace("name: t", "name: local"))
+    assert main(["load", "smtp-throughput.yaml", "--validate-only"]) == 0
+    assert "valid load profile 'local'" in capsys.readouterr().out
+
+
+def test_cli_unknown_profile_name_exits_2_listing_the_bundled_ones(capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MAILHARNESS_SCENARIOS", raising=False)
+    assert main(["load", "smtp-thruput", "--validate-only"]) == 2
+    err = capsys.readouterr().err
+    assert "no load profile named 'smtp-thruput'" in err and "Traceback" not in err
+    assert all(p.stem in err for p in BUNDLED.glob("*.yaml")), err
+    # a path that does not exist is still the loader's "no such file" error
+    assert main(["load", "nowhere/smtp-throughput.yaml", "--validate-only"]) == 2
+    assert "nowhere/smtp-throughput.yaml" in capsys.readouterr().err
+
+
+def test_cli_profile_names_follow_mailharness_scenarios(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "load").mkdir()
+    (tmp_path / "load" / "mine.yaml").write_text(GOOD.replace("name: t", "name: mine\ndescription: my own"))
+    monkeypatch.setenv("MAILHARNESS_SCENARIOS", str(tmp_path))
+    assert main(["load", "mine", "--validate-only"]) == 0
+    assert main(["list", "--profiles"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1].split() == ["mine", str(tmp_path / "load" / "mine.yaml"), "my", "own"]
+    assert main(["load", "smtp-throughput", "--validate-only"]) == 2    # the override replaces the bundled ones
