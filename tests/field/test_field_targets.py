@@ -106,7 +106,7 @@ def test_silent_server_costs_one_timeout_and_names_the_cause(tmp_path: Path) -> 
             "smtp": {"host": "127.0.0.1", "port": srv.ports["smtp"]},
             "pop3": {"host": "127.0.0.1", "port": srv.ports["pop3"]},
             "users": [{"address": "alice@example.test", "login": "alice", "password": "alicepw"}]}))
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        env = dict(os.environ)        # harness as installed (the wheel in CI)
         proc = subprocess.run([sys.executable, "-m", "harness", "run", "--target", str(target), "--timeout", "2",
                                "--out", str(tmp_path / "out")], capture_output=True, text=True, env=env,
                               cwd=tmp_path, timeout=120)

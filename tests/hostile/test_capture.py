@@ -42,7 +42,7 @@ def tcp_problems(pcap: Path) -> list[str]:
 
 
 def run_cli(out: Path, live: bool) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ)        # harness as installed (the wheel in CI)
     if not live:
         env["MAILHARNESS_PCAP_LIVE"] = "0"
     proc = subprocess.run([sys.executable, "-m", "harness", "run", "-k", "faults.", "-q", "--out", str(out),

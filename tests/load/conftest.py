@@ -23,7 +23,7 @@ BUNDLED = REPO / "scenarios" / "load"
 
 def run_load(*args: str, out: Path, timeout: float = 90) -> tuple[int, dict[str, Any] | None, str]:
     """Run ``mailharness load`` (bounded); return exit code, results.json (if any), combined output."""
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ)        # harness as installed (the wheel in CI)
     proc = subprocess.run([sys.executable, "-m", "harness", "load", *args, "--out", str(out), "-q"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     results = out / "results.json"

@@ -125,7 +125,7 @@ def test_locust_processes_run_under_the_requested_scheduling_policy(tmp_path, sc
     from tests.load.conftest import REPO
     proc = subprocess.Popen([sys.executable, "-m", "harness", "load", str(PROFILES / "quick-pass.yaml"), "--workers",
                              "1", "--users", "2", "--duration", "4s", "--sched", sched, "--out", str(tmp_path / "o"),
-                             "-q"], cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)),
+                             "-q"], cwd=REPO, env=dict(os.environ),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     policies: dict[int, int] = {}        # the last policy seen per process: set at import, so look until the end
     try:

@@ -47,7 +47,7 @@ def test_web_ui_swarm_shows_smtp_rows_and_mail_verdicts(tmp_path: Path) -> None:
     out = tmp_path / "out"
     cli = subprocess.Popen([sys.executable, "-m", "harness", "load", str(PROFILES / "quick-pass.yaml"), "--web",
                             "--web-port", str(port), "--duration", "90s", "--out", str(out), "-q"],
-                           cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)),
+                           cwd=REPO, env=dict(os.environ),
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
