@@ -223,3 +223,35 @@ def test_any_text_never_becomes_markup(text, status):
     parser = _check(html)
     assert "blink" not in {tag for tag, _ in parser.tags}
     assert "\x00" not in html
+
+
+def _causes_run() -> RunResult:
+    down = "preflight: SMTP 127.0.0.1:25: greeting: no complete reply within 10 s"
+    checks = [CheckResult(id=f"smtp.c{i}", title="t", suite="smtp-core", level=Level.MUST, rfc=("5321",),
+                          status=Status.ERROR, error_class="timeout", message=down, gated=True) for i in range(5)]
+    checks += [CheckResult(id=f"security.smuggling-{i}", title="t", suite="security", level=Level.SECURITY,
+                           rfc=("5321#2.3.8",), status=Status.SKIPPED, message="the target has no pop3 section")
+               for i in range(3)]
+    checks.append(CheckResult(id="smtp.one", title="t", suite="smtp-core", level=Level.MUST, rfc=("5321",),
+                              status=Status.FAILED, message="expected 503, got 250", gated=True))
+    preflight = {"endpoints": [{"service": "smtp", "address": "127.0.0.1:25", "ok": False, "usable": False,
+                                "error": "greeting: no complete reply within 10 s", "error_class": "timeout"}],
+                 "logins": [], "delivery": None, "duration_s": 10.0}
+    return RunResult(tool_version="0", started="2026-12-07T00:00:00+00:00", target={}, checks=checks,
+                     preflight=preflight)
+
+
+def test_causes_lead_the_report(tmp_path):
+    html = _page(_causes_run(), tmp_path)
+    text = " ".join(_check(html).text)
+    causes = html.index('id="causes"')
+    assert causes < html.index('id="failures"')
+    assert "preflight: SMTP 127.0.0.1:25: FAILED (timeout): greeting: no complete reply within 10 s" in text
+    assert "5 checks could not run (timeout): preflight: SMTP 127.0.0.1:25" in text
+    # the banner names the shared cause too
+    assert html.index("5 checks could not run") < causes
+    # skips grouped by reason, and security checks that did not run called out
+    assert re.search(r"<td class=\"num\">3</td><td>the target has no pop3 section</td>", html)
+    assert "3 SECURITY checks did not run" in text
+    # a failure with a cause of its own is not grouped
+    assert "1 check failed" not in text and "smtp.one" in text
