@@ -78,8 +78,9 @@ def client_tls_context(verify: bool = False) -> ssl.SSLContext:
 
 
 class TcpStream:
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, host: str | None = None) -> None:
         self._sock = sock
+        self._host = host          # what the certificate must name when it is verified
 
     @property
     def socket(self) -> socket.socket:
@@ -103,6 +104,10 @@ class TcpStream:
 
     def start_tls(self, context: ssl.SSLContext, server_hostname: str | None,
                   timeout: float) -> "TcpStream":
+        if server_hostname is None and context.check_hostname:
+            # A verifying context cannot match a certificate without a name (an IP is matched
+            # against the IP SANs; SNI is not sent for it).
+            server_hostname = self._host
         with map_exceptions("TLS handshake"):
             self._sock.settimeout(max(timeout, 0.001))
             tls = context.wrap_socket(self._sock, server_hostname=server_hostname,
@@ -112,7 +117,7 @@ class TcpStream:
             except BaseException:
                 tls.close()     # wrap_socket took over the fd: closing self._sock would not free it
                 raise
-        return TcpStream(tls)
+        return TcpStream(tls, self._host)
 
     def set_nodelay(self, on: bool = True) -> None:
         with contextlib.suppress(OSError):
@@ -162,7 +167,7 @@ def connect_tcp(host: str, port: int, timeout: float,
         else:
             assert last is not None
             raise last
-    stream = TcpStream(sock)
+    stream = TcpStream(sock, host)
     if tls_context is not None:
         name = server_hostname if server_hostname else (None if _is_ip(host) else host)
         try:

@@ -490,3 +490,29 @@ def test_tcp_stream_read_after_close_is_a_transport_error(loopback) -> None:
     with pytest.raises(TransportError):
         stream.read(10, 0.2)
     server.close()
+
+
+def test_verifying_tls_names_the_host_for_starttls_and_ip_targets():
+    """With tls_verify the handshake is judged (a self-signed certificate is a tls error), never a harness bug."""
+    import ssl
+
+    from harness.errors import TlsError
+    from harness.refserver import ReferenceServer
+    from harness.transport import client_tls_context, connect_tcp
+
+    with ReferenceServer() as server:
+        stream = connect_tcp("127.0.0.1", server.smtp_port, 5.0)
+        try:
+            assert stream.read(4096, 5.0).startswith(b"220")
+            stream.write(b"EHLO c.test\r\nSTARTTLS\r\n", 5.0)
+            buf = b""
+            while b"\r\n220" not in buf and not buf.startswith(b"220 2"):
+                buf += stream.read(4096, 5.0)
+            with pytest.raises(TlsError, match="CERTIFICATE_VERIFY_FAILED"):
+                stream.start_tls(client_tls_context(verify=True), None, 5.0)
+        finally:
+            stream.close()
+        # and a context that trusts nothing still refuses the certificate for the IP, not for want of a name
+        ctx = ssl.create_default_context()
+        with pytest.raises(TlsError, match="CERTIFICATE_VERIFY_FAILED"):
+            connect_tcp("127.0.0.1", server.smtps_port, 5.0, tls_context=ctx)
