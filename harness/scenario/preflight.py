@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from harness.errors import TransportError
 from harness.protocol.replies import Pop3Response, SmtpReply
@@ -197,15 +197,13 @@ def _probe_one(target: Target, limits: Limits, info: ServerInfo, protocol: str) 
         stage = "EHLO" if protocol == "smtp" else "CAPA"
         probe.greeting = str(greeting).splitlines()[0] if str(greeting) else ""
         setattr(info, f"{protocol}_greeting", str(greeting))
-        # A greeting with the wrong code is a finding for the greeting checks, not a
-        # reason to stop the others: only the transport failing blocks checks.
-        if not _greeting_ok(greeting):
-            probe.tls = "greeting not positive: capabilities not probed"
-        elif protocol == "smtp":
+        # A greeting with the wrong code is a finding for the greeting checks, not a reason
+        # to stop the others: only the transport failing blocks checks, so EHLO/CAPA go on.
+        if protocol == "smtp":
             _probe_smtp(conn, target, info, probe)
         else:
             _probe_pop3(conn, target, info, probe)
-        if probe.ok:
+        if not conn.closed:
             conn.command("QUIT")
     except TransportError as exc:
         probe.error, probe.error_class, probe.stage = f"{stage}: {exc}", exc.error_class, stage
@@ -221,8 +219,8 @@ def _probe_one(target: Target, limits: Limits, info: ServerInfo, protocol: str) 
     return probe
 
 
-def _greeting_ok(greeting: SmtpReply | Pop3Response) -> bool:
-    return greeting.code == 220 if isinstance(greeting, SmtpReply) else bool(greeting.ok)
+def _positive(reply: SmtpReply | Pop3Response) -> bool:
+    return reply.code == 220 if isinstance(reply, SmtpReply) else bool(reply.ok)
 
 
 def _probe_smtp(conn: Connection, target: Target, info: ServerInfo, probe: Probe) -> None:
@@ -249,32 +247,18 @@ def _probe_pop3(conn: Connection, target: Target, info: ServerInfo, probe: Probe
         info.pop3_tls = conn.capabilities if probe.tls == "STLS ok" else None
 
 
-def _upgrade(conn: Connection, verb: str, again: Any) -> str:
+def _upgrade(conn: Connection, verb: str, again: Callable[[], object]) -> str:
     """An advertised STARTTLS/STLS that fails does not make the endpoint unusable: say so, go on."""
     reply = conn.command(verb)
-    if not _greeting_ok(reply) and not (isinstance(reply, Pop3Response) and reply.ok):
+    if not _positive(reply):
         return f"{verb} refused: {str(reply).splitlines()[0] if str(reply) else ''}"
     try:
         conn.start_tls()
         again()
     except TransportError as exc:
-        conn.abort()
-        raise _TlsOnly(f"{verb} handshake failed: {exc}") from None
+        conn.abort()           # the session is unusable now; the plaintext side answered fine
+        return f"{verb} handshake failed: {exc}"
     return f"{verb} ok"
-
-
-class _TlsOnly(Exception):
-    """STARTTLS/STLS broke the probe connection; the plaintext side answered fine."""
-
-
-def _probe_tolerant(target: Target, limits: Limits, info: ServerInfo, protocol: str) -> Probe:
-    try:
-        return _probe_one(target, limits, info, protocol)
-    except _TlsOnly as exc:
-        probe = Probe(protocol, _address(target, protocol), tls=str(exc))
-        probe.greeting = str(getattr(info, f"{protocol}_greeting")).splitlines()[0]
-        probe.capabilities = tuple(getattr(info, protocol) or ())
-        return probe
 
 
 def _login(target: Target, limits: Limits, info: ServerInfo, user: User) -> Login:
@@ -341,7 +325,7 @@ def run_preflight(target: Target, limits: Limits, *, canary: bool = True) -> Pre
     pre = Preflight()
     protocols = [p for p in ("smtp", "pop3") if target.endpoint(p) is not None]
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="preflight") as pool:
-        for probe in pool.map(lambda p: _probe_tolerant(target, limits, pre.info, p), protocols):
+        for probe in pool.map(lambda p: _probe_one(target, limits, pre.info, p), protocols):
             pre.probes[probe.service] = probe
         pop3 = pre.probes.get("pop3")
         if pop3 is not None and pop3.usable and target.users:
