@@ -26,6 +26,7 @@ __all__ = [
     "Oversize",
     "TlsError",
     "RemoteProtocolError",
+    "DeliveryFailed",
     "ERROR_CLASSES",
 ]
 
@@ -112,3 +113,9 @@ class RemoteProtocolError(TransportError):
     """The server sent bytes that cannot be parsed as a reply at all."""
 
     error_class = "protocol-violation"
+
+
+class DeliveryFailed(TransportError):
+    """A test message could not be put into the mailbox, or never showed up there."""
+
+    error_class = "delivery"

@@ -85,8 +85,12 @@ def preflight_lines(data: Mapping[str, Any] | None) -> list[str]:
         out.append(f"POP3 logins: {good} of {len(logins)} ok" + (f"; refused: {', '.join(bad)}" if bad else ""))
     delivery = data.get("delivery")
     if delivery:
-        if delivery.get("status") == "delivered":
-            out.append(f"delivery: ok in {float(delivery.get('ms') or 0):.0f} ms ({delivery.get('message')})")
-        elif delivery.get("status") != "not-run":
-            out.append(f"delivery: {str(delivery.get('status')).upper()}: {delivery.get('message')}")
+        mode = f"delivery ({delivery.get('mode', 'smtp')})"
+        status = delivery.get("status")
+        if status == "delivered":
+            out.append(f"{mode}: ok in {float(delivery.get('ms') or 0):.0f} ms ({delivery.get('message')})")
+        elif status == "existing":
+            out.append(f"{mode}: nothing is delivered; {delivery.get('message')}")
+        elif status != "not-run":
+            out.append(f"{mode}: {str(status).upper()}: {delivery.get('message')}")
     return ["preflight: " + line for line in out]

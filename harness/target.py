@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -12,7 +13,7 @@ from harness.errors import TargetError
 from harness.scenario.model import parse_duration
 from harness.scenario.loader import ScenarioErrors, YamlFileLoader
 
-__all__ = ["Endpoint", "User", "Target", "load_target", "target_from_mapping", "parse_hostport"]
+__all__ = ["Endpoint", "User", "Target", "Delivery", "DeliveryKind", "load_target", "target_from_mapping", "parse_hostport"]
 
 _ENDPOINT = {
     "type": "object", "additionalProperties": False, "required": ["port"],
@@ -22,8 +23,14 @@ _ENDPOINT = {
 _USER = {
     "type": "object", "additionalProperties": False, "required": ["address"],
     "properties": {"address": {"type": "string", "pattern": "^[^@\\s]+@[^@\\s]+$"},
-                   "login": {"type": "string"}, "password": {"type": "string"}},
+                   "login": {"type": "string"}, "password": {"type": "string"},
+                   "maildir": {"type": "string", "minLength": 1}},
 }
+_DELIVERY = {"anyOf": [
+    {"enum": ["smtp", "existing"]},
+    {"type": "object", "additionalProperties": False, "required": ["maildir"],
+     "properties": {"maildir": {"type": "string", "minLength": 1}}},
+]}
 SCHEMA: dict[str, Any] = {
     "type": "object", "additionalProperties": False,
     "properties": {
@@ -32,6 +39,7 @@ SCHEMA: dict[str, Any] = {
         "users": {"type": "array", "items": _USER},
         "smtp_auth": {"type": "object", "additionalProperties": False, "required": ["login", "password"],
                       "properties": {"login": {"type": "string"}, "password": {"type": "string"}}},
+        "delivery": _DELIVERY,
         "delivery_timeout": {"anyOf": [{"type": "number", "minimum": 0},
                                        {"type": "string", "pattern": "^[0-9.]+(ms|s|m)?$"}]},
         "known_deviations": {"type": "array", "items": {"type": "string"}},
@@ -58,10 +66,35 @@ class User:
     address: str
     login: str
     password: str
+    maildir: str | None = None     # this mailbox's Maildir, for ``delivery: {maildir: ...}``
 
     def to_context(self) -> dict[str, str]:
         return {"address": self.address, "login": self.login, "password": self.password,
                 "local": self.address.split("@", 1)[0], "domain": self.address.split("@", 1)[1]}
+
+
+class DeliveryKind(str, enum.Enum):
+    """How test messages get into the mailboxes that POP3 reads."""
+
+    SMTP = "smtp"           # sent by SMTP, as any mail would be
+    MAILDIR = "maildir"     # written into the Maildir the POP3 server reads (same host or a shared volume)
+    EXISTING = "existing"   # none: only what is already in the maildrop is read, and never deleted
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    kind: DeliveryKind
+    maildir: str | None = None      # a path pattern with {login} (and {address}, {local}, {domain})
+
+    def maildir_of(self, user: User) -> Path:
+        pattern = user.maildir or self.maildir
+        if pattern is None:
+            raise TargetError(f"delivery: maildir needs a path for {user.login} (delivery.maildir or users[].maildir)")
+        local, _, domain = user.address.partition("@")
+        return Path(pattern.format(login=user.login, address=user.address, local=local, domain=domain))
+
+    def to_json(self) -> Any:
+        return {"maildir": self.maildir} if self.kind is DeliveryKind.MAILDIR else self.kind.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +107,23 @@ class Target:
     users: tuple[User, ...] = ()
     smtp_auth: tuple[str, str] | None = None
     delivery_timeout: float = 10.0
+    delivery: Delivery | None = None    # as the target file says; None: the default (see ``deliver_by``)
     known_deviations: frozenset[str] = frozenset()
     tls_verify: bool = False
     client_name: str = "client.mailharness.test"
     foreign_domain: str = "relay-probe.mailharness.invalid"
     name: str = ""
     source: str = ""
+
+    @property
+    def deliver_by(self) -> Delivery | None:
+        """How test messages reach the mailboxes: as configured, else SMTP when both sides exist, else
+        what is already there (a POP3-only target); None without POP3 (no mailbox can be read)."""
+        if self.pop3 is None:
+            return None
+        if self.delivery is not None:
+            return self.delivery
+        return Delivery(DeliveryKind.SMTP if self.smtp else DeliveryKind.EXISTING)
 
     def secrets(self) -> list[str]:
         out = [u.password for u in self.users]
@@ -102,6 +146,8 @@ class Target:
         if self.smtp_auth:
             out["smtp_auth"] = {"login": self.smtp_auth[0], "password": "****"}
         out["delivery_timeout"] = self.delivery_timeout
+        if self.deliver_by is not None:
+            out["delivery"] = self.deliver_by.to_json()
         out["known_deviations"] = sorted(self.known_deviations)
         return out
 
@@ -112,9 +158,15 @@ def _endpoint(data: Mapping[str, Any] | None) -> Endpoint | None:
     return Endpoint(data.get("host", "127.0.0.1"), int(data["port"]), data.get("tls", "none"))
 
 
+def _delivery(value: Any) -> Delivery | None:
+    if isinstance(value, Mapping):
+        return Delivery(DeliveryKind.MAILDIR, value["maildir"])
+    return None if value is None else Delivery(DeliveryKind(value))
+
+
 def target_from_mapping(data: Mapping[str, Any], source: str = "") -> Target:
     """Build a Target from an already-validated mapping (also used for the embedded server)."""
-    users = tuple(User(u["address"], u.get("login", u["address"]), u.get("password", ""))
+    users = tuple(User(u["address"], u.get("login", u["address"]), u.get("password", ""), u.get("maildir"))
                   for u in data.get("users", ()))
     auth = data.get("smtp_auth")
     return Target(
@@ -123,6 +175,7 @@ def target_from_mapping(data: Mapping[str, Any], source: str = "") -> Target:
         domain=data.get("domain") or (users[0].address.split("@", 1)[1] if users else "example.test"),
         users=users, smtp_auth=(auth["login"], auth["password"]) if auth else None,
         delivery_timeout=parse_duration(data.get("delivery_timeout", 10)),
+        delivery=_delivery(data.get("delivery")),
         known_deviations=frozenset(data.get("known_deviations", ())),
         tls_verify=bool(data.get("tls_verify", False)),
         client_name=data.get("client_name", "client.mailharness.test"),

@@ -65,4 +65,4 @@ def test_lines_say_what_was_found() -> None:
     assert lines[0] == "preflight: SMTP 127.0.0.1:1: FAILED (timeout): greeting: boom"
     assert lines[1].startswith("preflight: POP3 127.0.0.1:1: +OK ready") and "extensions: TOP UIDL" in lines[1]
     assert lines[2] == "preflight: POP3 logins: 1 of 1 ok"
-    assert lines[3] == "preflight: delivery: MISSING: not in alice's mailbox"
+    assert lines[3] == "preflight: delivery (smtp): MISSING: not in alice's mailbox"

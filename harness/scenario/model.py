@@ -13,7 +13,7 @@ __all__ = ["Expect", "Step", "Check", "ScenarioFile", "parse_duration", "ACTIONS
 # Step actions, in the order the docs list them.
 ACTIONS = (
     "connect", "use", "greeting", "ehlo", "send", "send_raw", "pipeline", "expect",
-    "starttls", "stls", "auth", "login", "mail", "send_data", "smuggle", "retrieve",
+    "starttls", "stls", "auth", "login", "mail", "deliver", "send_data", "smuggle", "retrieve", "inspect",
     "sleep", "slow_send", "drop", "set", "repeat", "quit",
 )
 

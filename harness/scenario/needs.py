@@ -95,7 +95,7 @@ def _action_need(step: Step, protocol: str | None) -> int:
     if step.action == "login":
         ref = spec.get("user") if isinstance(value, dict) else value
         return _ref_need(0 if ref is None else ref)
-    if step.action == "retrieve":
+    if step.action in ("retrieve", "deliver"):
         return _ref_need(spec.get("user", 0))
     if step.action == "auth":
         if "login" in spec:

@@ -15,16 +15,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from harness.errors import TransportError
+from harness.errors import DeliveryFailed, TransportError
 from harness.protocol.replies import Pop3Response, SmtpReply
 from harness.results import Level, Status
 from harness.rootcause import preflight_lines
 from harness.scenario.context import CheckContext, CheckFailed, CheckSkipped, ServerInfo
+from harness.scenario.delivery import deliver
 from harness.scenario.mailbox import MailboxLocks, find_message
 from harness.scenario.model import Check, Step
 from harness.scenario.stepbase import open_maildrop, open_service
 from harness.session import Connection, Limits
-from harness.target import Target, User
+from harness.target import Delivery, DeliveryKind, Target, User
 from harness.transcript import Transcript
 
 __all__ = ["Preflight", "Probe", "Blocker", "CheckNeeds", "needs_of", "run_preflight", "POP3_LOGIN_ACTIONS"]
@@ -40,7 +41,8 @@ class CheckNeeds:
     services: frozenset[str]        # smtp, pop3, smtps, pop3s
     primary: str                    # where the check starts: its own failure is named first
     pop3_login: bool                # logs into a maildrop (login/retrieve, or AUTH on POP3)
-    delivery: bool                  # has a ``retrieve``: judged from what reaches the mailbox
+    delivery: bool                  # has a ``retrieve``/``deliver``: relies on mail reaching the mailbox
+    own_message: bool = False       # ... and cannot do without a message of its own (no ``or_existing``)
 
 
 def _step_services(step: Step, protocol: str) -> Iterable[str]:
@@ -58,17 +60,22 @@ def _walk(steps: Iterable[Step]) -> Iterable[Step]:
 
 
 def needs_of(check: Check, target: Target) -> CheckNeeds:
+    """What ``check`` depends on against ``target`` (a ``deliver`` goes by SMTP only if the target says so)."""
     services: set[str] = set()
     if check.connect:
         implicit = check.tls == "implicit" and target.endpoint(check.protocol + "s") is not None
         services.add(check.protocol + ("s" if implicit else ""))
-    pop3_login = delivery = False
+    pop3_login = delivery = own = False
     for step in _walk(check.steps):
         services.update(_step_services(step, check.protocol))
-        delivery |= step.action == "retrieve"
-        pop3_login |= step.action in POP3_LOGIN_ACTIONS
+        delivery |= step.action in ("retrieve", "deliver")
+        own |= step.action in ("retrieve", "deliver") and not (step.value or {}).get("or_existing")
+        how = target.deliver_by
+        if step.action == "deliver" and (how is None or how.kind is DeliveryKind.SMTP):
+            services.add("smtp" if how is not None else "pop3")
+        pop3_login |= step.action in POP3_LOGIN_ACTIONS or step.action == "inspect"
         pop3_login |= step.action == "auth" and check.protocol == "pop3"
-    return CheckNeeds(frozenset(services), check.protocol, pop3_login, delivery)
+    return CheckNeeds(frozenset(services), check.protocol, pop3_login, delivery, own)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +130,10 @@ class Login:
 class Canary:
     """One SMTP→POP3 delivery, the round trip every mailbox verdict relies on."""
 
-    status: str                 # delivered | missing | refused | not-run
+    status: str                 # delivered | missing | refused | not-run | existing (nothing delivered)
     message: str
     ms: float = 0.0
+    mode: str = "smtp"          # the target's delivery path: smtp | maildir | existing
 
 
 @dataclass(slots=True)
@@ -165,7 +173,8 @@ class Preflight:
             "logins": [{"login": x.login, "ok": x.ok, "reply": x.reply, "error_class": x.error_class,
                         "ms": round(x.ms, 1)} for x in self.logins],
             "delivery": None if self.canary is None else
-            {"status": self.canary.status, "message": self.canary.message, "ms": round(self.canary.ms, 1)},
+            {"status": self.canary.status, "mode": self.canary.mode, "message": self.canary.message,
+             "ms": round(self.canary.ms, 1)},
         }
 
 
@@ -278,43 +287,58 @@ def _login(target: Target, limits: Limits, info: ServerInfo, user: User) -> Logi
         ctx.close_all()
 
 
-_CANARY_HINT = "does the SMTP server deliver to the mailbox that POP3 reads?"
+_HINTS = {
+    DeliveryKind.SMTP: "does the SMTP server deliver to the mailbox that POP3 reads?",
+    DeliveryKind.MAILDIR: "is that the Maildir the POP3 server reads for this user?",
+}
 
 
-def _canary(target: Target, limits: Limits, info: ServerInfo, user: User) -> Canary:
-    """Send one small message to ``user`` by SMTP and wait for it in POP3 (then delete it)."""
+def _canary(target: Target, limits: Limits, info: ServerInfo, user: User, how: Delivery) -> Canary:
+    """Put one small message into ``user``'s mailbox the target's way, wait for it in POP3, delete it."""
     locks = MailboxLocks()
     ctx = _context(target, limits, info, locks, timeout=target.delivery_timeout + limits.reply_deadline * 4 + 10)
+    kind = how.kind.value
     try:
-        conn = open_service(ctx, "smtp", "smtp")
-        ctx.greetings.pop("smtp", None) or conn.read_reply(ctx.reply_timeout())
-        conn.ehlo(target.client_name)
-        sender = ctx.default_sender()
-        sent = ctx.build("canary", {"subject": "mailharness preflight canary"}, sender, [user.address])
-        for line, codes in ((f"MAIL FROM:<{sender}>", {250}), (f"RCPT TO:<{user.address}>", {250, 251}),
-                            ("DATA", {354})):
-            reply = conn.command(line, ctx.reply_timeout())
-            if not isinstance(reply, SmtpReply) or reply.code not in codes:
-                return Canary("refused", f"the SMTP server refused a test message to {user.address}: "
-                                         f"{line.split(':')[0]} got {reply}")
-        conn.send(sent.data + b".\r\n", note="preflight canary")
-        reply = conn.read_reply(ctx.reply_timeout())
-        if reply.code != 250:
+        sent = ctx.build("canary", {"subject": "mailharness preflight canary"}, ctx.default_sender(),
+                         [user.address])
+        try:
+            deliver(ctx, sent, user)
+        except CheckFailed as exc:
             return Canary("refused", f"the SMTP server refused a test message to {user.address}: "
-                                     f"end of data got {reply}")
-        conn.command("QUIT", ctx.reply_timeout())
+                                     f"{exc.problems[0]}", mode=kind)
+        except DeliveryFailed as exc:
+            return Canary("refused", str(exc), mode=kind)
         accepted = time.perf_counter()
-
+        how_sent = (f"a message sent to {user.address} by SMTP (accepted with 250)" if how.kind is DeliveryKind.SMTP
+                    else f"a message written into {how.maildir_of(user)}")
         found = find_message(lambda stack: open_maildrop(ctx, user, stack), sent.marker,
                              timeout=target.delivery_timeout, delete=True, want_present=True)
         if found is None:
-            return Canary("missing", f"a message sent to {user.address} by SMTP (accepted with 250) was not in "
-                                     f"{user.login}'s POP3 mailbox after {target.delivery_timeout:g} s: "
-                                     f"{_CANARY_HINT}")
+            return Canary("missing", f"{how_sent} was not in {user.login}'s POP3 mailbox after "
+                                     f"{target.delivery_timeout:g} s: {_HINTS[how.kind]}", mode=kind)
         ms = (time.perf_counter() - accepted) * 1000
-        return Canary("delivered", f"SMTP to {user.address}, found by POP3 as {user.login}", ms)
+        via = f"SMTP to {user.address}" if how.kind is DeliveryKind.SMTP else f"Maildir {how.maildir_of(user)}"
+        return Canary("delivered", f"{via}, found by POP3 as {user.login}", ms, mode=kind)
     except (TransportError, CheckFailed, CheckSkipped) as exc:
-        return Canary("missing", f"the test delivery to {user.address} could not be completed: {exc}")
+        return Canary("missing", f"the test delivery to {user.address} could not be completed: {exc}", mode=kind)
+    finally:
+        ctx.close_all()
+
+
+def _maildrop(target: Target, limits: Limits, info: ServerInfo, user: User) -> Canary:
+    """``delivery: existing``: nothing is delivered; say what the maildrop holds (STAT)."""
+    ctx = _context(target, limits, info)
+    try:
+        conn = open_maildrop(ctx, user, None)
+        stat = conn.command("STAT", ctx.reply_timeout())
+        conn.command("QUIT", ctx.reply_timeout())
+        words = stat.text.decode("ascii", "replace").split() if isinstance(stat, Pop3Response) and stat.ok else []
+        if len(words) >= 2 and words[0].isdigit() and words[1].isdigit():
+            return Canary("existing", f"{user.login}'s maildrop holds {words[0]} messages ({words[1]} octets); "
+                                      "they are only read", mode="existing")
+        return Canary("existing", f"STAT as {user.login} got {stat}", mode="existing")
+    except (TransportError, CheckFailed, CheckSkipped) as exc:
+        return Canary("existing", f"STAT as {user.login} failed: {exc}", mode="existing")
     finally:
         ctx.close_all()
 
@@ -330,14 +354,17 @@ def run_preflight(target: Target, limits: Limits, *, canary: bool = True) -> Pre
         pop3 = pre.probes.get("pop3")
         if pop3 is not None and pop3.usable and target.users:
             pre.logins = list(pool.map(lambda u: _login(target, limits, pre.info, u), target.users))
-    smtp = pre.probes.get("smtp")
-    if canary and smtp is not None and pop3 is not None:
+    how = target.deliver_by
+    if canary and how is not None and pop3 is not None:
+        smtp = pre.probes.get("smtp")
         user = next((target.users[i] for i, x in enumerate(pre.logins) if x.ok), None)
-        if not (smtp.usable and pop3.usable):
-            pre.canary = Canary("not-run", "an endpoint failed")
+        if not pop3.usable or (how.kind is DeliveryKind.SMTP and (smtp is None or not smtp.usable)):
+            pre.canary = Canary("not-run", "an endpoint failed", mode=how.kind.value)
         elif user is None:
-            pre.canary = Canary("not-run", "no POP3 login works")
+            pre.canary = Canary("not-run", "no POP3 login works", mode=how.kind.value)
+        elif how.kind is DeliveryKind.EXISTING:
+            pre.canary = _maildrop(target, limits, pre.info, user)
         else:
-            pre.canary = _canary(target, limits, pre.info, user)
+            pre.canary = _canary(target, limits, pre.info, user, how)
     pre.duration_s = time.perf_counter() - started
     return pre

@@ -20,15 +20,16 @@ from harness.errors import ScenarioError, TransportError
 from harness.escapes import EscapeError
 from harness.results import CheckResult, RunResult, Status
 from harness.scenario.context import CheckContext, CheckFailed, CheckPassedEarly, CheckSkipped, ServerInfo
+from harness.scenario.delivery import EXISTING_SKIP
 from harness.scenario.mailbox import MailboxLocks
 from harness.scenario.model import Check, ScenarioFile
 from harness.scenario.needs import requires_mailboxes, shortfall
 from harness.scenario.preflight import Blocker, Preflight, needs_of, run_preflight
-from harness.scenario import steps as _steps, steps_mail as _steps_mail  # noqa: F401 - registers the executors
+from harness.scenario import steps as _steps, steps_mail as _steps_mail, steps_maildrop as _steps_maildrop  # noqa: F401,E501 - registers the executors
 from harness.scenario.stepbase import open_service, run_step
 from harness.scenario.templating import TemplateProblem
 from harness.session import Limits
-from harness.target import Target
+from harness.target import DeliveryKind, Target
 from harness.transcript import Transcript
 
 __all__ = ["RunOptions", "Runner", "select_checks", "keyword_matcher", "apply_gate"]
@@ -157,6 +158,9 @@ class Runner:
         for protocol in ("smtp", "pop3"):
             if any(s.startswith(protocol) for s in needs.services) and self.target.endpoint(protocol) is None:
                 return f"the target has no {protocol} section"
+        how = self.target.deliver_by
+        if needs.own_message and how is not None and how.kind is DeliveryKind.EXISTING:
+            return EXISTING_SKIP
         # before any step runs: a users[N] the target lacks would end the check in a template error
         lacking = shortfall(check.mailboxes, len(self.target.users))
         if lacking:

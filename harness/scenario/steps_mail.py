@@ -9,12 +9,13 @@ from typing import Any
 from harness.errors import ConnectionClosed
 from harness.escapes import decode_escapes
 from harness.message import dot_stuff, strip_trace
-from harness.protocol.replies import SmtpReply
 from harness.scenario.context import CheckContext, CheckFailed
 from harness.scenario.mailbox import find_message
 from harness.scenario.model import Expect, Step, parse_duration
+from harness.scenario.delivery import deliver, smtp_transaction
 from harness.scenario.stepbase import executor, expect_all, open_maildrop
 from harness.session import Connection
+from harness.target import DeliveryKind
 
 def _recipients(ctx: CheckContext, value: Any) -> list[str]:
     if value is None:
@@ -23,38 +24,28 @@ def _recipients(ctx: CheckContext, value: Any) -> list[str]:
     return [ctx.render(v) for v in items]
 
 
-def _smtp_phase(ctx: CheckContext, conn: Connection, line: str, codes: set[int], phase: str,
-                step: Step) -> SmtpReply:
-    conn.send_line(line)
-    try:
-        reply = conn.read_reply(ctx.reply_timeout())
-    except ConnectionClosed:
-        raise CheckFailed([f"{phase}: the server closed the connection"], step) from None
-    if reply.code not in codes:
-        raise CheckFailed([f"{phase}: expected {' or '.join(map(str, sorted(codes)))}, got {reply}"], step)
-    return reply
-
-
 @executor("mail")
 def _mail(ctx: CheckContext, step: Step) -> None:
     conn = ctx.conn(step)
     spec = step.value
     sender = ctx.render(spec.get("from", ctx.default_sender()))
     rcpts = _recipients(ctx, spec.get("to"))
-    params = ctx.render(spec.get("mail_params", ""))
-    _smtp_phase(ctx, conn, f"MAIL FROM:<{sender}>{' ' + params if params else ''}", {250}, "MAIL", step)
-    for rcpt in rcpts:
-        _smtp_phase(ctx, conn, f"RCPT TO:<{rcpt}>", {250, 251}, "RCPT", step)
-    _smtp_phase(ctx, conn, "DATA", {354}, "DATA", step)
     sent = ctx.build(spec.get("as", "message"), spec.get("message"), sender, rcpts)
     body = dot_stuff(sent.data) if spec.get("dot_stuff", True) else sent.data
-    conn.send(body + b".\r\n", note=f"message {sent.name} ({len(sent.data)} octets)")
-    try:
-        reply = conn.read_reply(ctx.reply_timeout())
-    except ConnectionClosed:
-        raise CheckFailed(["end of data: the server closed the connection"], step) from None
-    if reply.code != 250:
-        raise CheckFailed([f"end of data: expected 250, got {reply}"], step)
+    smtp_transaction(ctx, conn, sender, rcpts, body, f"message {sent.name} ({len(sent.data)} octets)", step,
+                     params=ctx.render(spec.get("mail_params", "")))
+
+
+@executor("deliver")
+def _deliver(ctx: CheckContext, step: Step) -> None:
+    """A message of the check's own into a mailbox, by the target's delivery path (SMTP or Maildir)."""
+    spec = step.value or {}
+    if _reads_existing(ctx, spec, step):
+        return
+    user = ctx.user(spec.get("user", 0))
+    sender = ctx.render(spec.get("from", ctx.default_sender()))
+    sent = ctx.build(spec.get("as", "message"), spec.get("message"), sender, [user.address])
+    deliver(ctx, sent, user, step)
 
 
 @executor("send_data")
@@ -100,9 +91,20 @@ def _smuggle(ctx: CheckContext, step: Step) -> None:
     conn.expect_silence(min(settle, ctx.remaining()))
 
 
+def _reads_existing(ctx: CheckContext, spec: Any, step: Step) -> bool:
+    """``or_existing: true`` under ``delivery: existing``: the check reads what is there instead."""
+    how = ctx.target.deliver_by
+    if spec.get("or_existing") and how is not None and how.kind is DeliveryKind.EXISTING:
+        ctx.transcript.event(ctx.current or "-", f"step at line {step.line} skipped: delivery: existing")
+        return True
+    return False
+
+
 @executor("retrieve")
 def _retrieve(ctx: CheckContext, step: Step) -> None:
     spec = step.value
+    if _reads_existing(ctx, spec, step):
+        return
     name = spec["message"]
     if name not in ctx.messages:
         raise CheckFailed([f"retrieve: no message named {name!r} was sent in this check"], step)

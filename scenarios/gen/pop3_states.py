@@ -56,10 +56,7 @@ TRANS_FORMS: dict[str, dict] = {
              "defects": ["pop3-stls-after-login"], "rfc": ["2595#4", "1939#3"], "tags": ["stls"]},
 }
 
-DELIVER = """      - connect: smtp
-      - greeting:
-      - ehlo:
-      - mail: {message: {subject: "state matrix %s"}}
+DELIVER = """      - deliver: {message: {subject: "state matrix %s"}}
       - retrieve: {message: message, delete: false}
       - connect: pop3
 """
