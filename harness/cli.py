@@ -14,7 +14,7 @@ from harness import __version__
 from harness.errors import ScenarioError
 from harness.report.model import clean
 from harness.results import LEVELS, CheckResult, RunResult, Status
-from harness.rootcause import group_causes, unjudged_security
+from harness.rootcause import group_causes, unjudged_for_want_of_a_mailbox, unjudged_security
 from harness.session import Limits
 
 __all__ = ["main", "default_scenario_paths"]
@@ -224,6 +224,11 @@ def _summary(run: RunResult, out: TextIO, report_dir: Path | None) -> None:
         out.write("\nskipped:\n")
     for cause in skips:
         out.write(f"  {cause.count:>4}  {clean(cause.message)}\n")
+    no_mailbox = unjudged_for_want_of_a_mailbox(run.checks)
+    if no_mailbox:
+        out.write(f"\nwarning: {len(no_mailbox)} SMTP check(s) need a mailbox to judge and did not run "
+                  f"(add a pop3 section to the target): {', '.join(c.id for c in no_mailbox[:6])}"
+                  f"{' ...' if len(no_mailbox) > 6 else ''}\n")
     unjudged = unjudged_security(run.checks)
     if unjudged:
         out.write(f"\nwarning: {len(unjudged)} SECURITY check(s) did not run ("

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-__all__ = ["Cause", "group_causes", "unjudged_security", "preflight_lines"]
+__all__ = ["Cause", "group_causes", "unjudged_security", "unjudged_for_want_of_a_mailbox", "preflight_lines",
+           "NO_MAILBOX"]
 
 
 def _text(value: Any) -> str:
@@ -59,6 +60,15 @@ def group_causes(checks: Iterable[Any], statuses: Iterable[str] = ("error",)) ->
 def unjudged_security(checks: Iterable[Any]) -> list[Any]:
     """SECURITY checks that were skipped or could not run: not a pass, and users must hear so."""
     return [c for c in checks if _text(c.level) == "SECURITY" and _text(c.status) in ("skipped", "error")]
+
+
+NO_MAILBOX = "the target has no pop3 section"
+
+
+def unjudged_for_want_of_a_mailbox(checks: Iterable[Any]) -> list[Any]:
+    """Non-POP3 checks skipped because their verdict is read from a mailbox the target does not offer."""
+    return [c for c in checks if _text(c.status) == "skipped" and c.message == NO_MAILBOX
+            and not str(c.suite).startswith("pop3")]
 
 
 def preflight_lines(data: Mapping[str, Any] | None) -> list[str]:

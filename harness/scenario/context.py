@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.errors import Timeout
+from harness.errors import Timeout, TransportError
 from harness.message import MessageSpec, build_message, spec_from_mapping
 from harness.protocol.replies import Capabilities
 from harness.scenario.mailbox import MailboxLocks
@@ -137,7 +138,14 @@ class CheckContext:
             self.locks.release(login, self.uid)
 
     def close_all(self) -> None:
-        for conn in self.conns.values():
+        for name, conn in self.conns.items():
+            if name in self.session_logins and not conn.closed:
+                # A session that still holds a maildrop (the check ended before QUIT): let the
+                # server see the end and give the maildrop up before other checks get the
+                # mailbox, or their login meets "-ERR [IN-USE]".
+                with contextlib.suppress(TransportError):
+                    conn.shutdown_write()
+                    conn.wait_closed(1.0)
             conn.close()
         self.locks.release_all(self.uid)
 

@@ -62,10 +62,25 @@ def smtp_transaction(ctx: CheckContext, conn: Connection, sender: str, recipient
         raise CheckFailed([f"end of data: expected 250, got {reply}"], step)
 
 
+def _ensure_maildir(folder: Path) -> None:
+    """A missing Maildir is created, as an MTA's first delivery would (owned like its parent folder)."""
+    if (folder / "new").is_dir() and (folder / "tmp").is_dir():
+        return
+    if not folder.parent.is_dir():
+        raise DeliveryFailed(f"{folder} is not a Maildir, and its folder {folder.parent} does not exist")
+    owner = folder.parent.stat()
+    try:
+        for path in (folder, folder / "tmp", folder / "new", folder / "cur"):
+            path.mkdir(mode=0o700, exist_ok=True)
+            if os.geteuid() == 0:
+                os.chown(path, owner.st_uid, owner.st_gid)
+    except OSError as exc:
+        raise DeliveryFailed(f"cannot create the Maildir {folder}: {exc.strerror or exc}") from None
+
+
 def write_maildir(folder: Path, data: bytes) -> Path:
     """Store one message in a Maildir: ``tmp/`` first, then an atomic rename into ``new/``."""
-    if not (folder / "new").is_dir() or not (folder / "tmp").is_dir():
-        raise DeliveryFailed(f"{folder} is not a Maildir (no tmp/ and new/ in it)")
+    _ensure_maildir(folder)
     sec, usec = divmod(time.time_ns() // 1000, 1_000_000)
     name = f"{sec}.M{usec}P{os.getpid()}Q{next(_SEQ)}R{secrets.token_hex(4)}.{_HOST}"
     tmp, new = folder / "tmp" / name, folder / "new" / name

@@ -121,3 +121,18 @@ def test_silent_server_costs_one_timeout_and_names_the_cause(tmp_path: Path) -> 
     data = json.loads((tmp_path / "out" / "results.json").read_text())
     assert {(c["status"], c["error_class"]) for c in data["checks"]} == {("error", "timeout")}
     assert all(c["message"].startswith("preflight: ") for c in data["checks"])
+
+
+def test_smtp_only_target_warns_about_what_it_could_not_judge(tmp_path: Path) -> None:
+    with split_target() as mapping:
+        target = tmp_path / "target.yaml"
+        target.write_text(target_yaml({"smtp": mapping["smtp"], "users": mapping["users"]}))
+        proc = subprocess.run([sys.executable, "-m", "harness", "run", "--target", str(target), "-q",
+                               "--out", str(tmp_path / "out")], capture_output=True, text=True, cwd=tmp_path,
+                              timeout=120)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert "SMTP check(s) need a mailbox to judge and did not run (add a pop3 section to the target)" \
+        in proc.stdout, proc.stdout
+    assert "SECURITY check(s) did not run" in proc.stdout and "security.smuggling-lf-dot-lf" in proc.stdout
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert not [c for c in data["checks"] if c["status"] == "error"]
