@@ -188,7 +188,8 @@ class Runner:
                 run_step(ctx, step)
         except CheckFailed as exc:
             result.status = Status.FAILED
-            where = f"step at line {exc.step.line}: " if exc.step else ""
+            # file:line of the failing step (or of the check), so a user can open it
+            where = f"{check.file}:{exc.step.line if exc.step else check.line}: "
             result.failures = exc.problems
             result.message = where + exc.problems[0] if exc.problems else "failed"
         except CheckPassedEarly as exc:
