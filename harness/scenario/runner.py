@@ -174,6 +174,7 @@ class Runner:
         transcript = Transcript(self.target.secrets())
         result = CheckResult(id=check.id, title=check.title, suite=check.suite, level=check.level,
                              rfc=check.rfc, status=Status.PASSED, rationale=check.rationale,
+                             quote=check.quote_text,
                              source=check.source)
         started = time.perf_counter()
         ctx = CheckContext(check, self.target, self.options.limits, self.locks, ServerInfo(),
