@@ -46,6 +46,7 @@ class CheckResult:
     failures: list[str] = field(default_factory=list)   # every failed expectation of the check
     findings: list[str] = field(default_factory=list)   # server protocol violations seen on the way
     rationale: str = ""
+    quote: str = ""           # the RFC sentence that binds the server, 'RFC 5321 §4.1.4: "..."'
     source: str = ""          # "file.yaml:line" of the check, for reports and pytest
     pcap: str | None = None   # capture file, relative to the report folder
     pcap_method: str | None = None   # "live" (sniffed on the wire) or "synthesized" (from the transcript)
@@ -69,6 +70,7 @@ class CheckResult:
             "failures": list(self.failures),
             "findings": list(self.findings),
             "rationale": self.rationale,
+            **({"quote": self.quote} if self.quote else {}),
             "source": self.source,
             "known_deviation": self.known_deviation,
             **({"pcap": self.pcap, "pcap_method": self.pcap_method} if self.pcap else {}),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import ipaddress
+import os
 import socket
 import ssl
 import struct
@@ -77,6 +78,29 @@ def client_tls_context(verify: bool = False) -> ssl.SSLContext:
     return ctx
 
 
+def _plaintext_left(tls: ssl.SSLSocket) -> str:
+    """What a server that answered the ClientHello in plaintext still has in the socket, shown.
+
+    OpenSSL gives up after the first record header (5 octets), so the rest of a line such as
+    ``454 4.7.0 TLS not available`` is still unread: it is the server's own explanation.
+    """
+    try:
+        raw = socket.socket(fileno=os.dup(tls.fileno()))
+    except OSError:
+        return ""
+    try:
+        raw.settimeout(0.2)
+        data = raw.recv(512)
+    except OSError:
+        data = b""
+    finally:
+        raw.close()
+    text = data.decode("ascii", "replace").strip()
+    if not text or not all(c.isprintable() or c in "\r\n\t" for c in text):
+        return ""
+    return repr("..." + text[:200])
+
+
 class TcpStream:
     def __init__(self, sock: socket.socket, host: str | None = None) -> None:
         self._sock = sock
@@ -108,15 +132,25 @@ class TcpStream:
             # A verifying context cannot match a certificate without a name (an IP is matched
             # against the IP SANs; SNI is not sent for it).
             server_hostname = self._host
-        with map_exceptions("TLS handshake"):
-            self._sock.settimeout(max(timeout, 0.001))
-            tls = context.wrap_socket(self._sock, server_hostname=server_hostname,
-                                      do_handshake_on_connect=False)
-            try:
-                tls.do_handshake()
-            except BaseException:
-                tls.close()     # wrap_socket took over the fd: closing self._sock would not free it
-                raise
+        try:
+            with map_exceptions("TLS handshake"):
+                self._sock.settimeout(max(timeout, 0.001))
+                tls = context.wrap_socket(self._sock, server_hostname=server_hostname,
+                                          do_handshake_on_connect=False)
+                try:
+                    tls.do_handshake()
+                except BaseException:
+                    said = _plaintext_left(tls)
+                    tls.close()     # wrap_socket took over the fd: closing self._sock would not free it
+                    if said:
+                        raise TlsError(f"TLS handshake failed; the server sent plaintext instead: {said}") from None
+                    raise
+        except TlsError:
+            raise
+        except TransportError as exc:
+            # One cause, one class: a handshake that ends because the server closed, reset or
+            # stalled the connection is a failed TLS handshake (docs/results.md, ``tls``).
+            raise TlsError(f"TLS handshake failed: {exc}") from exc
         return TcpStream(tls, self._host)
 
     def set_nodelay(self, on: bool = True) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 ESMTP_DEFECTS: tuple[tuple[str, str], ...] = (
     # SIZE (RFC 1870)
     ("smtp-ext-size-keyword-units", "EHLO advertises 'SIZE 10M' instead of a plain decimal octet count (RFC 1870 §4)."),
-    ("smtp-ext-size-syntax-lenient", "A SIZE parameter without a value or with a non-numeric value is ignored instead of refused with 501 (RFC 1870 §3, §6)."),
+    ("smtp-ext-size-syntax-552", "A SIZE parameter without a value or with a non-numeric value is refused with 552, as if too big, instead of 501 (RFC 5321 §4.1.4)."),
     ("smtp-ext-data-size-unenforced", "Message data above the advertised SIZE limit is accepted and delivered instead of refused with 552 (RFC 1870 §6.3)."),
     # PIPELINING (RFC 2920)
     ("smtp-ext-pipeline-flush", "Input buffered after MAIL is discarded, so pipelined RCPT and DATA are never answered (RFC 2920 §3.2)."),
@@ -39,7 +39,7 @@ ESMTP_DEFECTS: tuple[tuple[str, str], ...] = (
     ("smtp-ext-smtputf8-value-accepted", "SMTPUTF8 with a value such as SMTPUTF8=yes is accepted instead of 501/555 (RFC 6531 §3.4)."),
     # DSN (RFC 3461)
     ("smtp-ext-dsn-orcpt-refused", "A valid ORCPT=rfc822;addr parameter is refused with 501 although DSN is advertised (RFC 3461 §4.2)."),
-    ("smtp-ext-dsn-values-unchecked", "DSN parameter values are not validated, so NOTIFY=NEVER,SUCCESS and RET=BOGUS are accepted (RFC 3461 §4.1, §4.3)."),
+    ("smtp-ext-dsn-values-451", "Malformed DSN parameter values (RET=BOGUS, NOTIFY=NEVER,SUCCESS) get a temporary 451 instead of 501 (RFC 5321 §4.1.4)."),
     ("smtp-ext-unknown-param-ignored", "MAIL and RCPT parameters of extensions that are not advertised are silently ignored instead of refused with 555 (RFC 5321 §4.1.1.11)."),
     # SMTP smuggling variants (RFC 5321 §2.3.8)
     ("smtp-ext-bare-cr-end", "A bare CR counts as a line end in DATA, so \\r.\\r, \\r.\\r\\n and \\r\\n.\\r end the data and SMTP smuggling works (RFC 5321 §2.3.8)."),

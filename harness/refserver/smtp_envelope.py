@@ -66,7 +66,9 @@ def _check_mail(arg: str, *, extended: bool, auth_param: bool, defects: DefectSe
 def _param_error(key: str, value: str | None, *, auth_param: bool, defects: DefectSet) -> str | None:
     if key == "SIZE":
         if value is None or not value.isdigit() or not value.isascii() or len(value) > 20:
-            return None if "smtp-ext-size-syntax-lenient" in defects else "501 5.5.4 Syntax: SIZE=<octets>"
+            if "smtp-ext-size-syntax-552" in defects:       # garbage taken for "too big"
+                return "552 5.3.4 Message size exceeds fixed maximum message size"
+            return "501 5.5.4 Syntax: SIZE=<octets>"
         if int(value) > SIZE_LIMIT and "smtp-size-ignored" not in defects:
             return "552 5.3.4 Message size exceeds fixed maximum message size"  # RFC 1870 §6.1
         return None
@@ -84,8 +86,11 @@ def _param_error(key: str, value: str | None, *, auth_param: bool, defects: Defe
             return "555 5.5.4 Unsupported parameter"
         return None  # RFC 4954 §5: accepted; unused, as nothing is relayed
     if key == "RET":  # RFC 3461 §4.3
-        ok = (value or "").upper() in ("FULL", "HDRS") or "smtp-ext-dsn-values-unchecked" in defects
-        return None if ok else "501 5.5.4 Syntax: RET=FULL or RET=HDRS"
+        if (value or "").upper() in ("FULL", "HDRS"):
+            return None
+        if "smtp-ext-dsn-values-451" in defects:
+            return "451 4.3.0 Error processing DSN parameters"
+        return "501 5.5.4 Syntax: RET=FULL or RET=HDRS"
     if key == "ENVID":  # RFC 3461 §4.4: xtext, at most 100 characters
         return None if value and _XTEXT.fullmatch(value) and len(value) <= 100 else "501 5.5.4 Bad ENVID syntax"
     if "smtp-ext-unknown-param-ignored" in defects:
@@ -102,7 +107,11 @@ def _rcpt_param_error(key: str, value: str | None, defects: DefectSet) -> str | 
     if key == "NOTIFY":
         items = (value or "").upper().split(",")
         ok = (items == ["NEVER"] or (set(items) <= _NOTIFY and len(set(items)) == len(items)))
-        return None if ok or "smtp-ext-dsn-values-unchecked" in defects else "501 5.5.4 Bad NOTIFY parameter syntax"
+        if ok:
+            return None
+        if "smtp-ext-dsn-values-451" in defects:
+            return "451 4.3.0 Error processing DSN parameters"
+        return "501 5.5.4 Bad NOTIFY parameter syntax"
     if key == "ORCPT":
         addr_type, semi, xtext = (value or "").partition(";")
         ok = bool(semi) and _KEYWORD_RE.fullmatch(addr_type) is not None and _XTEXT.fullmatch(xtext) is not None

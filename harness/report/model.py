@@ -138,6 +138,7 @@ class CheckView:
     baseline_status: str | None = None   # status in the baseline, "absent", or None without one
     pcap: str | None = None              # a relative link to the check's capture, if safe
     run: str = ""                        # label of the results file, when several were merged
+    quote: str = ""                      # the RFC sentence that binds the server, verbatim
     suite_index: int = 0                 # for CSS filter classes (never the suite text itself)
     transcript_elided: int = 0           # entries not shown in HTML
 
@@ -196,6 +197,8 @@ class CheckView:
         parts.append(head + (f": {self.title}" if self.title else ""))
         if self.rationale:
             parts.append(f"Rule: {self.rationale}")
+        if self.quote:
+            parts.append(f"RFC text: {self.quote}")
         if self.failures:
             parts.append("Failures:\n" + "\n".join(f"  - {f}" for f in self.failures))
         if self.message and self.message not in self.failures:
@@ -457,6 +460,7 @@ def _check_view(index: int, data: Mapping[str, Any], run: str = "", link_base: P
         failures=failures,
         findings=_texts(data.get("findings")),
         rationale=clean(data.get("rationale", "")),
+        quote=clean(data.get("quote", "")),
         source=clean(data.get("source", "")),
         transcript=transcript,
         baseline_status=clean(baseline) if isinstance(baseline, str) and baseline else None,

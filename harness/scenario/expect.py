@@ -16,7 +16,13 @@ from harness.protocol.smtp import parse_ehlo
 from harness.scenario.context import CheckFailed
 from harness.scenario.model import Expect
 
-__all__ = ["judge", "describe_expect", "server_violations"]
+__all__ = ["judge", "describe_expect", "server_violations", "shown"]
+
+
+def shown(value: str, limit: int = 200) -> str:
+    """A value a regex was matched against, as the user should see it: quoted, line ends visible, bounded."""
+    text = value if len(value) <= limit else value[:limit] + f"... ({len(value)} characters)"
+    return repr(text)
 
 
 def _fmt_codes(codes: frozenset[int]) -> str:
@@ -70,7 +76,8 @@ def judge(e: Expect, reply: SmtpReply | Pop3Response, captured: dict[str, Any],
         if m:
             captured[name] = m.group(1) if m.groups() else m.group(0)
         else:
-            problems.append(f"capture {name!r}: /{pattern.pattern}/ did not match")
+            problems.append(f"capture {name!r}: /{pattern.pattern}/ did not match "
+                            f"{shown(str(reply) if isinstance(reply, SmtpReply) else reply.text.decode('utf-8', 'replace'))}")
     return problems
 
 
@@ -94,7 +101,7 @@ def _judge_smtp(e: Expect, r: SmtpReply, regex: Callable[[str], re.Pattern[str]]
     if e.enhanced_class and (r.enhanced is None or r.enhanced.klass != e.enhanced_class):
         p.append(f"expected an enhanced status of class {e.enhanced_class}, got {r.enhanced or 'none'}")
     if e.text is not None and not regex(e.text).search(r.text):
-        p.append(f"reply text does not match /{render(e.text)}/")
+        p.append(f"reply text does not match /{render(e.text)}/: the text was {shown(r.text)}")
     if e.multiline is not None and r.is_multiline != e.multiline:
         p.append(f"expected a {'multi' if e.multiline else 'single'}-line reply, got {len(r.lines)} line(s)")
     if e.capabilities or e.no_capabilities:
@@ -115,12 +122,14 @@ def _judge_pop3(e: Expect, r: Pop3Response, regex: Callable[[str], re.Pattern[st
     if e.resp_code and r.resp_code != e.resp_code.upper():
         p.append(f"expected response code [{e.resp_code}], got {('[' + r.resp_code + ']') if r.resp_code else 'none'}")
     if e.text is not None and not regex(e.text).search(r.text.decode("utf-8", "replace")):
-        p.append(f"status text does not match /{render(e.text)}/")
+        p.append(f"status text does not match /{render(e.text)}/: the text was "
+                 f"{shown(r.text.decode('utf-8', 'replace'))}")
     body = r.body or ()
     if e.multiline is not None and (r.body is not None) != e.multiline:
         p.append(f"expected {'a' if e.multiline else 'no'} multi-line body")
     if e.body is not None and not regex(e.body).search(r.body_bytes.decode("utf-8", "replace")):
-        p.append(f"body does not match /{render(e.body)}/")
+        p.append(f"body does not match /{render(e.body)}/: the body was "
+                 f"{shown(r.body_bytes.decode('utf-8', 'replace'))}")
     if e.body_lines is not None and len(body) != e.body_lines:
         p.append(f"expected {e.body_lines} body line(s), got {len(body)}")
     if e.min_body_lines is not None and len(body) < e.min_body_lines:

@@ -163,6 +163,7 @@ class _FileLoader(YamlFileLoader):
             id=raw["id"], title=raw["title"], level=Level(raw["level"]), rfc=tuple(raw["rfc"]),
             steps=steps, suite=suite, file=self.name, line=raw.line,
             protocol=check_protocol, rationale=raw.get("rationale", ""),
+            quote=(raw["quote"]["rfc"], " ".join(raw["quote"]["text"].split())) if "quote" in raw else None,
             tags=tuple(raw.get("tags", ())),
             requires=tuple(r for r in requires if not LEGACY_USERS.match(r)),   # folded into mailboxes
             tls=raw.get("tls", "target"), connect=connect,

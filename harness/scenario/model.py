@@ -91,6 +91,8 @@ class Check:
     line: int
     protocol: str = "smtp"
     rationale: str = ""
+    # (rfc, text): the RFC sentence that binds the server, verbatim; "" when not audited yet
+    quote: tuple[str, str] | None = None
     tags: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
     tls: str = "target"
@@ -102,6 +104,21 @@ class Check:
     @property
     def source(self) -> str:
         return f"{self.file}:{self.line}"
+
+    @property
+    def quote_text(self) -> str:
+        """The quote as one line for reports: RFC 5321 §4.1.4: "..."."""
+        if self.quote is None:
+            return ""
+        number, _, section = self.quote[0].partition("#")
+        return f'RFC {number} §{section}: "{self.quote[1]}"'
+
+    @property
+    def rule_id(self) -> str | None:
+        """What makes two checks test one rule: the same sentence of the same section."""
+        if self.quote is None:
+            return None
+        return self.quote[0] + ":" + " ".join(self.quote[1].split())
 
 
 @dataclass(frozen=True, slots=True)

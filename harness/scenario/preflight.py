@@ -222,6 +222,7 @@ def _probe_one(target: Target, limits: Limits, info: ServerInfo, protocol: str) 
         # open_service's upgrade when the target says tls: starttls
         probe.error, probe.error_class, probe.stage = str(exc), "tls", "connect"
         setattr(info, f"{protocol}_error", str(exc))
+        setattr(info, f"{protocol}_error_class", "tls")
     finally:
         probe.ms = (time.perf_counter() - started) * 1000
         ctx.close_all()

@@ -178,6 +178,7 @@ class Runner:
         transcript = Transcript(self.target.secrets())
         result = CheckResult(id=check.id, title=check.title, suite=check.suite, level=check.level,
                              rfc=check.rfc, status=Status.PASSED, rationale=check.rationale,
+                             quote=check.quote_text,
                              source=check.source)
         started = time.perf_counter()
         ctx = CheckContext(check, self.target, self.options.limits, self.locks, ServerInfo(),
@@ -192,7 +193,8 @@ class Runner:
                 run_step(ctx, step)
         except CheckFailed as exc:
             result.status = Status.FAILED
-            where = f"step at line {exc.step.line}: " if exc.step else ""
+            # file:line of the failing step (or of the check), so a user can open it
+            where = f"{check.file}:{exc.step.line if exc.step else check.line}: "
             result.failures = exc.problems
             result.message = where + exc.problems[0] if exc.problems else "failed"
         except CheckPassedEarly as exc:

@@ -10,6 +10,7 @@ from harness.errors import ConnectionClosed
 from harness.escapes import decode_escapes
 from harness.message import dot_stuff, strip_trace
 from harness.scenario.context import CheckContext, CheckFailed
+from harness.scenario.expect import shown
 from harness.scenario.mailbox import find_message
 from harness.scenario.model import Expect, Step, parse_duration
 from harness.scenario.delivery import deliver, smtp_transaction
@@ -137,28 +138,66 @@ def _retrieve(ctx: CheckContext, step: Step) -> None:
         raise CheckFailed([f"message {name!r} ({sent.marker}) not in {user.login}'s mailbox after {timeout:g} s"], step)
     ctx.vars.update({f"{name}_number": found.number, f"{name}_uid": found.uid or "",
                      f"{name}_octets": found.listed_octets})
+    which = f"message {name!r} ({sent.marker}, RETR {found.number} in {user.login}'s mailbox)"
     problems = [f"RETR {found.number}: {v}" for v in found.violations]
     if spec.get("compare", "exact") == "exact":
-        problems += _compare(sent.data, found.message)
+        problems += [f"{which}: {p}" for p in _compare(sent.data, found.message)]
     if spec.get("octets") and found.listed_octets != len(found.message):
         problems.append(f"LIST gives {found.listed_octets} octets for message {found.number}, "
                         f"RETR delivered {len(found.message)} (RFC 1939 §11: counted with CRLF, before stuffing)")
     text = found.message.decode("utf-8", "replace")
     for pattern in map(ctx.render, spec.get("matches", ())):
         if not re.search(pattern, text, re.MULTILINE):
-            problems.append(f"retrieved message does not match /{pattern}/")
+            problems.append(f"{which} does not match /{pattern}/; its header section was {_head(text)}")
     for pattern in map(ctx.render, spec.get("not_matches", ())):
-        if re.search(pattern, text, re.MULTILINE):
-            problems.append(f"retrieved message matches /{pattern}/ but must not")
+        m = re.search(pattern, text, re.MULTILINE)
+        if m:
+            problems.append(f"{which} matches /{pattern}/ but must not: {shown(m.group(0))}")
     if problems:
         raise CheckFailed(problems, step)
 
 
+def _head(text: str) -> str:
+    """The header section of a retrieved message (what trace and header regexes look at), bounded."""
+    end = text.find("\r\n\r\n")
+    return shown(text if end < 0 else text[:end + 2], limit=600)
+
+
+def _headers_only_equal(a: bytes, b: bytes) -> bool:
+    """RFC 5322 §3.5: ``message = (fields / obs-fields) [CRLF body]``: a message without a body may
+    be written with or without the empty line after the header section. That difference, and no
+    other, is not an alteration: ``a`` plus one CRLF is ``b`` (or the other way round), where the
+    shorter one has no empty line at all (so it has no body) and ends with a CRLF."""
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return (long_ == short + b"\r\n" and short.endswith(b"\r\n")
+            and not short.startswith(b"\r\n") and b"\r\n\r\n" not in short)
+
+
 def _compare(sent: bytes, got: bytes) -> list[str]:
     a, b = strip_trace(sent), strip_trace(got)
-    if a == b:
+    if a == b or _headers_only_equal(a, b):
         return []
     at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
     line = a[:at].count(b"\n") + 1
-    return [f"retrieved message differs from the one sent: {len(a)} octets sent, {len(b)} retrieved, "
-            f"first difference at octet {at} (line {line}): sent {a[at:at + 24]!r}, got {b[at:at + 24]!r}"]
+    start = a.rfind(b"\n", 0, at) + 1          # the first differing line, whole, on both sides
+    sent_line, got_line = _line_at(a, start), _line_at(b, start)
+    what = (f"line {line} differs: sent {_show_line(sent_line)}, got {_show_line(got_line)}"
+            if sent_line is not None and got_line is not None else
+            f"the retrieved copy ends at line {line}, where the sent one goes on with {_show_line(sent_line)}"
+            if got_line is None else
+            f"the retrieved copy goes on after the end of the sent one, at line {line}: {_show_line(got_line)}")
+    return [f"altered in transit: {what} ({len(a)} octets sent, {len(b)} retrieved, first difference at octet {at})"]
+
+
+def _line_at(data: bytes, start: int) -> bytes | None:
+    if start >= len(data):
+        return None
+    end = data.find(b"\n", start)
+    return data[start:] if end < 0 else data[start:end + 1]
+
+
+def _show_line(line: bytes | None, limit: int = 120) -> str:
+    if line is None:
+        return "nothing"
+    text = line.decode("utf-8", "backslashreplace")
+    return shown(text, limit)

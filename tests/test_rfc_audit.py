@@ -1,0 +1,100 @@
+"""The RFC audit of the bundled checks (issue 11, part 1) stays true.
+
+- every check quotes the RFC sentence that binds the server (``quote:``), except the ones still
+  listed in ``tests/rfc_audit_pending.txt``, a list that may only shrink;
+- a MUST/SHOULD/MAY check's quote carries that keyword;
+- the sentence and its section are the rule id: no rule id at two levels.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+
+from harness.scenario.loader import load_paths
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECKS = [c for f in load_paths([ROOT / "scenarios"]) for c in f.checks]
+PENDING_FILE = ROOT / "tests" / "rfc_audit_pending.txt"
+PENDING = {line.split("#")[0].strip() for line in PENDING_FILE.read_text().splitlines()} - {""}
+
+KEYWORDS = {
+    "MUST": r"\b(?:MUST|SHALL|REQUIRED)\b",
+    "SHOULD": r"\b(?:SHOULD|RECOMMENDED)\b",
+    "MAY": r"\b(?:MAY|OPTIONAL)\b",
+}
+
+
+def test_every_check_quotes_its_rule_or_is_pending():
+    missing = sorted(c.id for c in CHECKS if c.quote is None and c.id not in PENDING)
+    assert not missing, f"checks without a quote: (add quote: or, at worst, list them as pending) {missing}"
+
+
+def test_the_pending_list_only_shrinks():
+    ids = {c.id for c in CHECKS}
+    stale = sorted(PENDING - ids)
+    assert not stale, f"pending ids that are no check (remove them): {stale}"
+    done = sorted(c.id for c in CHECKS if c.quote is not None and c.id in PENDING)
+    assert not done, f"these checks are quoted now, remove them from {PENDING_FILE.name}: {done}"
+
+
+# Sections whose sentence states the server's only conforming behaviour without an RFC 2119 keyword,
+# with the level the audit gave it and why. Keep this short; prefer a sentence with a keyword.
+KEYWORDLESS = {
+    # "it will return code 555": the section's only reply; §4.1.4 makes the 501 for an unacceptable
+    # MAIL argument a MUST, so refusing an unknown parameter is read as MUST (555 or 501 accepted).
+    "5321#4.1.1.11": "MUST",
+}
+
+
+def test_level_is_the_keyword_of_the_quote():
+    wrong = []
+    for c in CHECKS:
+        if c.quote is None or c.level.value not in KEYWORDS:
+            continue
+        if KEYWORDLESS.get(c.quote[0]) == c.level.value:
+            continue
+        rfc = int(c.quote[0].split("#")[0])
+        flags = re.IGNORECASE if rfc < 2119 else 0     # older RFCs write the keywords in lower case
+        if not re.search(KEYWORDS[c.level.value], c.quote[1], flags):
+            wrong.append(f"{c.source} {c.id}: level {c.level.value}, but the quote has no such keyword")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_security_and_policy_say_why():
+    bare = [c.id for c in CHECKS if c.level.value in ("SECURITY", "POLICY") and not c.rationale.strip()]
+    assert not bare, f"SECURITY/POLICY checks must say why in rationale: {bare}"
+
+
+def test_quoted_section_is_among_the_checks_references():
+    stray = [c.id for c in CHECKS if c.quote is not None and c.quote[0] not in c.rfc]
+    assert not stray, f"the quoted section must also be listed in rfc: {stray}"
+
+
+def test_no_rule_at_two_levels():
+    levels: dict[str, set[str]] = defaultdict(set)
+    owners: dict[str, list[str]] = defaultdict(list)
+    for c in CHECKS:
+        if c.rule_id:
+            levels[c.rule_id].add(c.level.value)
+            owners[c.rule_id].append(f"{c.id} ({c.level.value})")
+    split = {rule: owners[rule] for rule, lv in levels.items() if len(lv) > 1}
+    assert not split, f"one rule, several levels: {split}"
+
+
+def test_trace_field_names_are_matched_case_insensitively():
+    """RFC 5322 §1.2.2: header field names are case-insensitive (``Return-path:`` is ``Return-Path:``)."""
+    import re as _re
+    loose = []
+    for c in CHECKS:
+        for step in c.steps:
+            if step.action != "retrieve":
+                continue
+            for pattern in list(step.value.get("matches", ())) + list(step.value.get("not_matches", ())):
+                for name in ("Received", "Return-Path", "X-Harness-Id"):
+                    for m in _re.finditer(_re.escape(name) + ":", pattern):
+                        before = pattern[:m.start()]
+                        if not (pattern.startswith("(?i)") or before.endswith("(?i:")):
+                            loose.append(f"{c.id}: {name} in /{pattern}/")
+    assert not loose, loose
