@@ -72,7 +72,13 @@ def _text(raw: bytes) -> str:
         raise SaslMalformed() from None
 
 
-async def _plain(initial: str | None, challenge: Challenge, users: UserDirectory) -> User | None:
+def _verify(users: UserDirectory, name: str, password: str, unchecked: bool) -> User | None:
+    """The user if the secret is right; with ``unchecked`` (a defect knob) any secret will do."""
+    return users.by_login(name) if unchecked else users.verify(name, password)
+
+
+async def _plain(initial: str | None, challenge: Challenge, users: UserDirectory,
+                 unchecked: bool = False) -> User | None:
     # RFC 4616: [authzid] NUL authcid NUL passwd. No initial response means an
     # empty challenge first.
     raw = decode_response(initial, initial=True) if initial is not None else decode_response(await challenge(b""))
@@ -80,24 +86,26 @@ async def _plain(initial: str | None, challenge: Challenge, users: UserDirectory
     if len(parts) != 3:
         return None  # RFC 4616 §2: the server fails an exchange it cannot parse
     authzid, authcid, password = (_text(p) for p in parts)
-    user = users.verify(authcid, password)
+    user = _verify(users, authcid, password, unchecked)
     # Acting as another identity is not offered: a foreign authzid fails.
     if user is not None and authzid and users.by_login(authzid) is not user:
         return None
     return user
 
 
-async def _login(initial: str | None, challenge: Challenge, users: UserDirectory) -> User | None:
+async def _login(initial: str | None, challenge: Challenge, users: UserDirectory,
+                 unchecked: bool = False) -> User | None:
     # draft-murchison-sasl-login: "Username:" and "Password:" prompts.
     if initial is not None:
         name = decode_response(initial, initial=True)
     else:
         name = decode_response(await challenge(b"Username:"))
     password = decode_response(await challenge(b"Password:"))
-    return users.verify(_text(name), _text(password))
+    return _verify(users, _text(name), _text(password), unchecked)
 
 
-async def _cram_md5(initial: str | None, challenge: Challenge, users: UserDirectory, hostname: str) -> User | None:
+async def _cram_md5(initial: str | None, challenge: Challenge, users: UserDirectory, hostname: str,
+                    unchecked: bool = False) -> User | None:
     # RFC 2195: the challenge is a unique msg-id; no initial response exists.
     if initial is not None:
         raise SaslMalformed()
@@ -107,8 +115,8 @@ async def _cram_md5(initial: str | None, challenge: Challenge, users: UserDirect
     if not name or not digest:
         raise SaslMalformed()
     user = users.by_login(name)
-    if user is None:
-        return None
+    if user is None or unchecked:
+        return user
     expected = hmac.new(user.password.encode("utf-8"), nonce, "md5").hexdigest()
     return user if hmac.compare_digest(expected, digest.lower()) else None
 
@@ -119,17 +127,26 @@ async def authenticate(
     challenge: Challenge,
     users: UserDirectory,
     hostname: str,
+    *,
+    unchecked: bool = False,
 ) -> User | None:
-    """Run one SASL exchange; ``mechanism`` must be one of MECHANISMS (upper case)."""
+    """Run one SASL exchange; ``mechanism`` must be one of MECHANISMS (upper case).
+
+    ``unchecked`` is for defect knobs only: the secret is not verified.
+    """
     if mechanism == "PLAIN":
-        return await _plain(initial, challenge, users)
+        return await _plain(initial, challenge, users, unchecked)
     if mechanism == "LOGIN":
-        return await _login(initial, challenge, users)
+        return await _login(initial, challenge, users, unchecked)
     if mechanism == "CRAM-MD5":
-        return await _cram_md5(initial, challenge, users, hostname)
+        return await _cram_md5(initial, challenge, users, hostname, unchecked)
     raise ValueError(f"unsupported mechanism {mechanism!r}")
 
 
-def apop_digest(timestamp: str, password: str) -> str:
-    """RFC 1939 §7: MD5 of the greeting timestamp followed by the shared secret."""
-    return hashlib.md5((timestamp + password).encode("utf-8")).hexdigest()
+def apop_digest(timestamp: str, password: str, *, reversed_order: bool = False) -> str:
+    """RFC 1939 §7: MD5 of the greeting timestamp followed by the shared secret.
+
+    ``reversed_order`` (the pop3-apop-digest-reversed knob) hashes the secret first.
+    """
+    text = password + timestamp if reversed_order else timestamp + password
+    return hashlib.md5(text.encode("utf-8")).hexdigest()

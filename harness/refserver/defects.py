@@ -83,6 +83,7 @@ _POP3: tuple[tuple[str, str], ...] = (
 )
 
 # The suites grow in parallel; each area keeps its further knobs in its own module.
+from .defects_cover import COVER_POP3_DEFECTS, COVER_SMTP_DEFECTS  # noqa: E402
 from .defects_esmtp import ESMTP_DEFECTS  # noqa: E402
 from .defects_mime import MIME_DEFECTS  # noqa: E402
 from .defects_pop3 import POP3_DEFECTS  # noqa: E402
@@ -91,8 +92,8 @@ from .defects_smtp import SMTP_DEFECTS  # noqa: E402
 BASE_DEFECTS = frozenset(name for name, _ in _SMTP + _POP3)
 
 DEFECTS: dict[str, Defect] = {
-    **{name: Defect(name, "smtp", text) for name, text in _SMTP + SMTP_DEFECTS + ESMTP_DEFECTS + MIME_DEFECTS},
-    **{name: Defect(name, "pop3", text) for name, text in _POP3 + POP3_DEFECTS},
+    **{name: Defect(name, "smtp", text) for name, text in _SMTP + SMTP_DEFECTS + ESMTP_DEFECTS + MIME_DEFECTS + COVER_SMTP_DEFECTS},
+    **{name: Defect(name, "pop3", text) for name, text in _POP3 + POP3_DEFECTS + COVER_POP3_DEFECTS},
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import os
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -48,6 +49,18 @@ class Delivery:
         self.users = users
         self.hostname = hostname
         self.defects = defects
+        self.message_ids: set[tuple[str, bytes]] = set()  # (login, Message-ID): smtp-dedupe-message-id
+
+    def _duplicate(self, login: str, content: bytes) -> bool:
+        """The smtp-dedupe-message-id knob: a Message-ID this mailbox already got is dropped."""
+        head = content.split(b"\r\n\r\n", 1)[0]
+        found = re.search(rb"(?im)^message-id:[ \t]*(\S+)", head)
+        if "smtp-dedupe-message-id" not in self.defects or found is None:
+            return False
+        key = (login, found.group(1))
+        seen = key in self.message_ids
+        self.message_ids.add(key)
+        return seen
 
     def route(self, mailbox: Mailbox, *, authenticated: bool) -> Routing:
         """Decide one RCPT (RFC 5321 §3.6.2, §4.5.1)."""
@@ -97,6 +110,8 @@ class Delivery:
             if user.login in done:
                 continue  # one copy per mailbox, as MTAs do after alias expansion
             done.add(user.login)
+            if self._duplicate(user.login, content):
+                continue
             header = b""
             if "smtp-no-return-path" not in self.defects:
                 header += f"Return-Path: <{sender}>\r\n".encode("utf-8", "surrogateescape")

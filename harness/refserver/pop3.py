@@ -62,6 +62,7 @@ class Pop3Session:
         self.locked_login: str | None = None  # the login whose maildrop lock this session holds
         self.closing = False
         self.pending_user: str | None = None  # set by USER, consumed by the next command
+        self.sasl_mechanism = ""  # the mechanism of the AUTH exchange in progress
         self.nonce = os.urandom(8).hex()
         if "pop3-apop-fixed-timestamp" in self.defects:
             self.timestamp = f"<1.1@{ctx.hostname}>"
@@ -135,12 +136,13 @@ class Pop3Session:
             word = word.lower()
         return (f"{word} {text}\r\n" if text else f"{word}\r\n").encode("utf-8", "surrogateescape")
 
-    async def reply(self, ok: bool, text: str, body: bytes | None = None, *, stuff: bool = True) -> None:
+    async def reply(self, ok: bool, text: str, body: bytes | None = None, *, stuff: bool = True,
+                    terminate: bool = True) -> None:
         """One status line (§3: "+OK"/"-ERR" in upper case), then an optional multi-line body."""
         data = self.status(ok, text)
         if body is not None:
             data += dot_stuff(body, stuff=stuff)
-            if "pop3-missing-terminator" not in self.defects:
+            if terminate and "pop3-missing-terminator" not in self.defects:
                 data += b".\r\n"
         self.writer.write(data)
         async with asyncio.timeout(self.ctx.timeout):
@@ -180,7 +182,7 @@ class Pop3Session:
     # ----- AUTHORIZATION state ------------------------------------------------
 
     async def cmd_user(self, arg: str, _: str | None) -> None:
-        if not arg:
+        if not arg and "pop3-user-empty-ok" not in self.defects:
             await self.reply(False, "USER needs a mailbox name")
             return
         self.pending_user = arg  # unknown names are not revealed here; PASS fails instead
@@ -200,6 +202,8 @@ class Pop3Session:
                 await self.reply(False, "PASS must follow USER")
                 return
             user = self.ctx.users.first_with_password(arg)
+        elif not arg and "pop3-empty-password-accepted" in self.defects:
+            user = self.ctx.users.by_login(previous_user)  # an "unauthenticated bind"
         else:
             user = self.ctx.users.verify(previous_user, arg)
         if user is None:
@@ -212,11 +216,17 @@ class Pop3Session:
 
     async def cmd_apop(self, arg: str, _: str | None) -> None:
         words = arg.split()
+        if len(words) == 1 and "pop3-apop-name-only" in self.defects:
+            words.append("")
         if len(words) != 2:
             await self.reply(False, "syntax: APOP name digest")
             return
         user = self.ctx.users.by_login(words[0])
-        if user is None or apop_digest(self.timestamp, user.password) != words[1].lower():
+        unchecked = "pop3-apop-digest-unchecked" in self.defects or \
+            (not words[1] and "pop3-apop-name-only" in self.defects)
+        digest = None if user is None else apop_digest(
+            self.timestamp, user.password, reversed_order="pop3-apop-digest-reversed" in self.defects)
+        if user is None or (digest != words[1].lower() and not unchecked):
             await self.reply(False, "[AUTH] authentication failed")
             return
         await self.login(user)
@@ -232,9 +242,12 @@ class Pop3Session:
         if mechanism not in MECHANISMS:
             await self.reply(False, "unsupported SASL mechanism")
             return
+        unchecked = f"pop3-sasl-{mechanism.lower()}-{'digest' if mechanism == 'CRAM-MD5' else 'password'}-unchecked"
+        self.sasl_mechanism = mechanism
         try:
             user = await authenticate(mechanism, words[1] if len(words) == 2 else None,
-                                      self.sasl_challenge, self.ctx.users, self.ctx.hostname)
+                                      self.sasl_challenge, self.ctx.users, self.ctx.hostname,
+                                      unchecked=unchecked in self.defects)
         except (SaslCancelled, SaslMalformed) as exc:
             if "pop3-sasl-reprompt" in self.defects:
                 await self.sasl_challenge(b"")
@@ -250,7 +263,8 @@ class Pop3Session:
         await self.login(user)
 
     async def sasl_challenge(self, challenge: bytes) -> str:
-        self.writer.write(b"+ " + base64.b64encode(challenge) + b"\r\n")  # RFC 5034 §4
+        raw = self.sasl_mechanism == "CRAM-MD5" and "pop3-cram-md5-raw-challenge" in self.defects
+        self.writer.write(b"+ " + (challenge if raw else base64.b64encode(challenge)) + b"\r\n")  # RFC 5034 §4
         async with asyncio.timeout(self.ctx.timeout):
             await self.writer.drain()
         line = await self.read_line()
@@ -335,10 +349,15 @@ class Pop3Session:
         count, octets = self.maildrop.stat()
         await self.reply(True, f"{count} {octets}")
 
-    async def _message(self, arg: str, *, deleted_ok: bool = False) -> int | None:
-        """Resolve a message-number argument, answering -ERR when there is no such message."""
+    async def _message(self, arg: str, *, deleted_ok: bool = False, wraps: str = "") -> int | None:
+        """Resolve a message-number argument, answering -ERR when there is no such message.
+
+        ``wraps`` names a knob under which 0 indexes the table at -1, i.e. the last message.
+        """
         assert self.maildrop is not None
         index = self.maildrop.resolve(arg)
+        if wraps and wraps in self.defects and arg == "0" and self.maildrop.messages:
+            index = len(self.maildrop.messages) - 1
         if index is None:
             await self.reply(False, "no such message")
             return None
@@ -351,7 +370,8 @@ class Pop3Session:
         drop = self.maildrop
         assert drop is not None
         if arg:
-            index = await self._message(arg, deleted_ok="pop3-stat-counts-deleted" in self.defects)
+            index = await self._message(arg, deleted_ok="pop3-stat-counts-deleted" in self.defects,
+                                        wraps="pop3-list-number-wraps")
             if index is not None:
                 await self.reply(True, f"{drop.number(index)} {drop.size(index)}")
             return
@@ -363,13 +383,16 @@ class Pop3Session:
         drop = self.maildrop
         assert drop is not None
         if arg:
-            index = await self._message(arg, deleted_ok="pop3-top-uidl-deleted-ok" in self.defects)
+            index = await self._message(arg, deleted_ok="pop3-top-uidl-deleted-ok" in self.defects,
+                                        wraps="pop3-uidl-number-wraps")
             if index is not None:
                 await self.reply(True, f"{drop.number(index)} {drop.uid(index)}")
             return
+        shown = "pop3-uidl-lists-deleted" in self.defects
         body = "".join(f"{drop.number(i)} {drop.uid(i)}\r\n"
-                       for i in range(len(drop.messages)) if i not in drop.deleted)
-        await self.reply(True, "unique-id listing follows", body.encode())
+                       for i in range(len(drop.messages)) if shown or i not in drop.deleted)
+        await self.reply(True, "unique-id listing follows", body.encode(),
+                         terminate="pop3-uidl-listing-unterminated" not in self.defects)
 
     async def _send_message(self, index: int, lines: int | None, *, top: bool = False) -> None:
         drop = self.maildrop
@@ -386,9 +409,12 @@ class Pop3Session:
         if lines is not None and "pop3-top-whole" not in self.defects:
             data = top_of(data, lines)
         status = "top of message follows" if top else f"{drop.size(index)} octets"
-        await self.reply(True, status, data, stuff="pop3-no-byte-stuffing" not in self.defects)
+        stuff = "pop3-no-byte-stuffing" not in self.defects and not (top and "pop3-top-no-byte-stuffing" in self.defects)
+        await self.reply(True, status, data, stuff=stuff)
 
     async def cmd_retr(self, arg: str, _: str | None) -> None:
+        if not arg and "pop3-retr-default-first" in self.defects:
+            arg = "1"
         index = await self._message(arg, deleted_ok="pop3-retr-deleted-ok" in self.defects)
         if index is not None:
             assert self.maildrop is not None
@@ -397,23 +423,32 @@ class Pop3Session:
 
     async def cmd_top(self, arg: str, _: str | None) -> None:
         words = arg.split()
+        if len(words) == 1 and "pop3-top-default-whole" in self.defects:
+            index = await self._message(words[0])
+            if index is not None:
+                await self._send_message(index, None, top=True)
+            return
         negative = len(words) == 2 and words[1].startswith("-") and words[1][1:].isdigit() and \
             "pop3-top-negative-whole" in self.defects
         if not negative and (len(words) != 2 or not words[1].isdigit() or not words[1].isascii()):
             await self.reply(False, "syntax: TOP msg lines")
             return
-        index = await self._message(words[0], deleted_ok="pop3-top-uidl-deleted-ok" in self.defects)
+        index = await self._message(words[0], deleted_ok="pop3-top-uidl-deleted-ok" in self.defects,
+                                    wraps="pop3-top-number-wraps")
         if index is not None:
             await self._send_message(index, None if negative else int(words[1][:9]), top=True)
 
     async def cmd_dele(self, arg: str, _: str | None) -> None:
         drop = self.maildrop
         assert drop is not None
+        if not arg and "pop3-dele-no-arg-ok" in self.defects:
+            await self.reply(True, "message deleted")
+            return
         index = drop.resolve(arg)
         if index is not None and index in drop.deleted and "pop3-dele-twice-ok" in self.defects:
             await self.reply(True, f"message {arg} deleted")
             return
-        index = await self._message(arg)
+        index = await self._message(arg, wraps="pop3-dele-number-wraps")
         if index is not None:
             drop.mark(index)  # §5: only marked; removed in UPDATE
             await self.reply(True, f"message {arg} deleted")

@@ -129,7 +129,9 @@ class RefSMTP(EsmtpExtensions, SmtpConnection):  # smtp_ext: BDAT, DSN, ESMTP kn
             await self.push("500 5.5.2 Command unrecognized")
             return
         self._aux_reset()
-        if not arg:
+        if not arg and "smtp-vrfy-bare-250" in self.defects:
+            await self.push(f"250 2.1.5 <postmaster@{self.ctx.users.domain}>")
+        elif not arg:
             await self.push("501 5.5.4 Syntax: VRFY <address>")
         elif "smtp-vrfy-250" in self.defects:
             name = arg.strip("<>")
@@ -180,6 +182,8 @@ class RefSMTP(EsmtpExtensions, SmtpConnection):  # smtp_ext: BDAT, DSN, ESMTP kn
                 and (self.session.host_name or "").lower().rstrip(".").endswith(".invalid")):
             await self.push("550 5.7.1 Client host name does not resolve to your address")
             return
+        if not arg.strip() and "smtp-mail-bare-null-sender" in self.defects:
+            arg = "FROM:<>"
         arg = core.strip_unknown_params("MAIL", arg, self.defects)
         refusal = core.path_reply("MAIL", arg, self.defects, self.ctx.users.domain)
         if refusal:
@@ -198,6 +202,9 @@ class RefSMTP(EsmtpExtensions, SmtpConnection):  # smtp_ext: BDAT, DSN, ESMTP kn
             return
         if self.envelope.mail_from is None and "smtp-rcpt-before-mail" not in self.defects:
             await self.push("503 5.5.1 Error: need MAIL command")
+            return
+        if not arg.strip() and "smtp-rcpt-bare-accepted" in self.defects:
+            await self.push("250 2.1.5 OK")
             return
         arg = core.strip_unknown_params("RCPT", arg, self.defects)
         refusal = core.path_reply("RCPT", arg, self.defects, self.ctx.users.domain)
@@ -252,6 +259,7 @@ class RefSMTP(EsmtpExtensions, SmtpConnection):  # smtp_ext: BDAT, DSN, ESMTP kn
             bare_lf_end="smtp-bare-lf-end" in self.defects,
             unstuff="smtp-no-dot-unstuffing" not in self.defects,
             truncate_at=500 if "smtp-data-line-truncate" in self.defects else None,
+            split_long="smtp-split-over-998" in self.defects,
         )
         envelope = self.envelope
         self._set_post_data_state()
@@ -340,8 +348,9 @@ class RefSMTP(EsmtpExtensions, SmtpConnection):  # smtp_ext: BDAT, DSN, ESMTP kn
             await self.push("504 5.5.4 Unrecognized authentication type")
             return
         try:
+            unchecked = mechanism == "CRAM-MD5" and "smtp-cram-md5-digest-unchecked" in self.defects
             user = await authenticate(mechanism, words[1] if len(words) == 2 else None,
-                                      self._sasl_challenge, self.ctx.users, self.hostname)
+                                      self._sasl_challenge, self.ctx.users, self.hostname, unchecked=unchecked)
         except SaslCancelled:
             if "smtp-auth-cancel" in self.defects:
                 await self.push("535 5.7.8 Authentication credentials invalid")

@@ -49,6 +49,7 @@ async def receive_data(
     bare_lf_end: bool = False,
     unstuff: bool = True,
     truncate_at: int | None = None,
+    split_long: bool = False,
 ) -> DataOutcome:
     """Read up to the end-of-data marker; the marker itself is not returned.
 
@@ -79,7 +80,11 @@ async def receive_data(
             parts.clear()  # the message is refused; stop holding it in memory
             continue
         stuffed = line_start and segment.startswith(b".")
-        if len(segment) - stuffed > TEXT_LINE_MAX:
+        if len(segment) - stuffed > TEXT_LINE_MAX and split_long and segment.endswith(b"\r\n"):
+            text = segment[int(stuffed and unstuff):-2]  # the smtp-split-over-998 knob
+            segment = b"\r\n".join(text[i:i + 998] for i in range(0, len(text), 998)) + b"\r\n"
+            stuffed = False
+        if len(segment) - stuffed > TEXT_LINE_MAX and not split_long:
             out.too_long = True
             parts.clear()
             continue

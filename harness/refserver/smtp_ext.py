@@ -34,6 +34,9 @@ def extension_keywords(conn: Any, keywords: list[str]) -> list[str]:
             out += ["CHUNKING", "BINARYMIME", "DSN"]
     if conn.implicit_tls and "smtp-ext-implicit-tls-starttls" in conn.defects and "STARTTLS" not in out:
         out.append("STARTTLS")
+    if "smtp-ext-keywords-hidden" in conn.defects:
+        hidden = ("SIZE", "8BITMIME", "SMTPUTF8", "DSN", "CHUNKING", "BINARYMIME", "STARTTLS")
+        out = [kw for kw in out if kw.split()[0] not in hidden]
     return out
 
 

@@ -1,0 +1,36 @@
+"""docs/coverage.md maps every requirement of docs/coverage-inventory.yaml to checks, or says why not.
+
+The generator is ``ci/coverage.py``; these tests fail on an item with no checks, load profile,
+unobservable reason or open note, on a check id that does not exist, and on a stale docs/coverage.md.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("mailharness_ci_coverage", REPO / "ci" / "coverage.py")
+assert _spec is not None and _spec.loader is not None
+coverage = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(coverage)
+
+
+def test_every_item_is_mapped_and_every_check_exists() -> None:
+    _, issues = coverage.build()
+    assert not issues, "docs/coverage-inventory.yaml:\n" + "\n".join(issues)
+
+
+def test_coverage_md_is_up_to_date() -> None:
+    text, _ = coverage.build()
+    assert coverage.OUTPUT.read_text(encoding="utf-8") == text, "docs/coverage.md is stale: run python ci/coverage.py"
+
+
+def test_an_item_with_neither_checks_nor_a_reason_is_reported() -> None:
+    data = {"items": [{"id": "Z1", "rfc": "1#1", "req": "r"},
+                      {"id": "Z2", "rfc": "1#1", "req": "r", "checks": ["no.such-check"]},
+                      {"id": "Z3", "rfc": "1#1", "req": "r", "unobservable": "why"}]}
+    issues = coverage.problems(data, {"a.check"}, set())
+    assert issues == ["Z1: no checks, load profile, unobservable reason or open note",
+                      "Z2: unknown check no.such-check"]
+    assert [coverage.classify(i) for i in data["items"]] == ["unmapped", "covered", "unobservable"]
