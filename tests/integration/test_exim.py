@@ -1,0 +1,84 @@
+"""The suites against real Exim 4.96 (Debian 12's exim4-daemon-light, unpacked beside Postfix) + Dovecot 2.3.
+
+ci/servers/start-exim.sh starts them on fixed loopback ports (SMTP 2526, SMTPS 2466, POP3 2111, POP3S
+2996). Every non-passing verdict is pinned with its reason: a finding about Exim or Dovecot as
+configured there, or a suspected mistake of the check (``harness:``). Exim is safe against every SMTP
+smuggling variant (Debian's fix for CVE-2023-51766), and no check ends in ``error``.
+
+``ci/test.sh`` installs Exim as root (ci/servers/install-exim.sh). Where it is missing outside CI the
+module is skipped with the reason; in CI that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.integration.real_mta import ERROR, FAILED, SKIPPED, SMUGGLING, assert_pinned, describe
+from tests.integration.real_mta import require, run, start, stop
+
+PREFIX = Path(os.environ.get("MH_EXIM_PREFIX", "/opt/mailharness-exim"))
+STATE = Path(os.environ.get("MH_EXIM_DIR", "/tmp/mailharness-exim"))
+require((PREFIX / "usr/sbin/exim4").exists(), "Exim", "ci/servers/install-exim.sh")
+
+PINNED = {
+    # -- findings about the servers --------------------------------------------------------------------
+    "smtp.address-literal": (FAILED, "Exim: MAIL FROM:<alice@[127.0.0.1]> gets '501 ... domain literals not "
+                             "allowed' (allow_domain_literals = false, Exim's default): valid RFC 5321 §4.1.2 "
+                             "syntax answered as a syntax error"),
+    "pop3.capa-both-states": (FAILED, "Dovecot: CAPA after login drops USER and SASL (as with Postfix)"),
+    "pop3.maildrop-lock": (FAILED, "Dovecot: a second concurrent login to one maildrop succeeds "
+                           "(pop3_lock_session = no)"),
+    "smtp.bare-lf-command": (FAILED, "Exim takes a bare LF as a command line end (POLICY)"),
+    "smtp.8bit-address-without-smtputf8": (FAILED, "Exim accepts an 8-bit envelope address without "
+                                           "SMTPUTF8 (POLICY)"),
+    "esmtp.utf8-address-without-smtputf8": (FAILED, "Exim accepts a UTF-8 address without the SMTPUTF8 "
+                                            "parameter (SHOULD; RFC 6531 §3.4 binds the client)"),
+    # -- suspected mistakes of the checks ---------------------------------------------------------------
+    "esmtp.size-no-value": (FAILED, "harness: Exim ignores 'SIZE' without a value and answers 250; "
+                            "RFC 1870 names no reply for a malformed SIZE"),
+    "esmtp.size-bad-value": (FAILED, "harness: Exim ignores 'SIZE=abc' and answers 250; as above"),
+    "esmtp.size-data-over-limit": (FAILED, "harness: the check sends ~11 MB whatever the advertised "
+                                   "limit; Exim advertises SIZE 52428800 and rightly accepts it"),
+    "mime.headers-only": (FAILED, "harness: Exim returns a header-only message with the empty line after "
+                          "the header, which RFC 5322 §3.5 makes optional"),
+    "roundtrip.return-path": (FAILED, "harness: Exim writes 'Return-path:'; field names are "
+                              "case-insensitive (RFC 5322 §1.2.2), the check matches 'Return-Path:'"),
+    "smtp.return-path-null": (FAILED, "harness: 'Return-path: <>' from Exim, matched case-sensitively"),
+    "smtp.expn-consistent": (FAILED, "harness: Exim refuses EXPN by policy with '550 Administrative "
+                             "prohibition' (no acl_smtp_expn); the check accepts only 500/502"),
+    "smtp.received-from-clause": (FAILED, "harness (debatable): Exim writes 'Received: from [127.0.0.1] "
+                                  "(port=N helo=NAME)', the address-literal form of RFC 5321 §4.4's "
+                                  "Extended-Domain with the EHLO name in TCP-info; the check wants the "
+                                  "EHLO name first"),
+    # -- not advertised ---------------------------------------------------------------------------------
+    "esmtp.enhanced-status-codes": (SKIPPED, "ENHANCEDSTATUSCODES not advertised"),
+    "esmtp.enhanced-class-matches": (SKIPPED, "ENHANCEDSTATUSCODES not advertised"),
+    "esmtp.dsn-parameters": (SKIPPED, "DSN not advertised (dsn_advertise_hosts is empty by default)"),
+    "esmtp.dsn-notify-never-alone": (SKIPPED, "DSN not advertised"),
+    "esmtp.dsn-bad-ret": (SKIPPED, "DSN not advertised"),
+    "esmtp.binarymime-requires-bdat": (SKIPPED, "BINARYMIME not advertised"),
+    "pop3.apop-timestamp-unique": (SKIPPED, "Dovecot's greeting has no APOP timestamp"),
+}
+
+
+@pytest.fixture(scope="module")
+def exim_run():
+    try:
+        yield run(start("start-exim.sh", STATE))
+    finally:
+        stop("stop-exim.sh")
+
+
+def test_exim_is_safe_against_smtp_smuggling(exim_run):
+    assert len(SMUGGLING) >= 8
+    bad = [r.id for r in exim_run.checks if r.id in SMUGGLING and r.status.value != "passed"]
+    assert not bad, describe(exim_run, bad)
+
+
+def test_exim_verdicts_are_pinned(exim_run):
+    errors = [r.id for r in exim_run.checks if r.status is ERROR]
+    assert not errors, "checks ended in error against healthy servers:\n" + describe(exim_run, errors)
+    assert_pinned(exim_run, PINNED)
