@@ -2,8 +2,9 @@
 # The test command from the README. As root it first installs what the tests use from Debian when it
 # is missing: Postfix + Dovecot (ci/servers/install.sh), Chromium (report and web-UI tests, driven by
 # playwright) and tshark (pcap decoding), in one apt run; then Exim, unpacked beside Postfix
-# (ci/servers/install-exim.sh). The tests start their own servers: the embedded reference server on
-# free loopback ports, Postfix, Exim and their Dovecot instances on fixed ones.
+# (ci/servers/install-exim.sh), and Haraka from npm (ci/servers/install-haraka.sh). The tests start
+# their own servers: the embedded reference server on free loopback ports, Postfix, Exim, Haraka and
+# their Dovecot instances on fixed ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -eq 0 ]; then
@@ -11,6 +12,7 @@ if [ "$(id -u)" -eq 0 ]; then
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
     bash ci/servers/install.sh chromium tshark
     bash ci/servers/install-exim.sh
+    bash ci/servers/install-haraka.sh
 fi
 # PYTHONSAFEPATH: neither this pytest nor the Python processes the tests start put the current folder
 # on sys.path, so `harness` is the installed package (in CI the wheel .ci/run built), never the
@@ -20,4 +22,5 @@ status=0
 python3 -m pytest -q "$@" || status=$?
 bash ci/servers/stop.sh >/dev/null 2>&1 || true
 bash ci/servers/stop-exim.sh >/dev/null 2>&1 || true
+bash ci/servers/stop-haraka.sh >/dev/null 2>&1 || true
 exit "$status"

@@ -27,6 +27,18 @@ mh_wait_ports() {   # mh_wait_ports SECONDS PORT...
     done
 }
 
+mh_wait_greeting() { # mh_wait_greeting SECONDS PORT: until a plain SMTP port answers with a 220 greeting
+    local deadline=$((SECONDS + $1)) line
+    until line="$(timeout 5 bash -c "exec 3<>/dev/tcp/$MH_HOST/$2 && head -n 1 <&3 && printf 'QUIT\r\n' >&3" \
+                  2>/dev/null)" && [ "${line:0:4}" = "220 " ]; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "$(basename "$0"): $MH_HOST:$2 does not greet (last: ${line:-nothing})" >&2
+            return 1
+        fi
+        sleep 0.3
+    done
+}
+
 mh_ports_free() {   # mh_ports_free PORT...: fail if one already accepts connections
     local p
     for p in "$@"; do

@@ -209,6 +209,7 @@ mh_wait_ports 20 "$POP3_PORT" "$POP3S_PORT" || fail "dovecot is not listening"
 # -bd daemonizes (the parent exits once the daemon runs); -q1m retries deferred deliveries every minute.
 "$EXIM" -C "$CONF" -bd -q1m </dev/null >>"$DIR/start.log" 2>&1 || fail "exim failed to start"
 mh_wait_ports 20 "$SMTP_PORT" "$SMTPS_PORT" || fail "exim is not listening"
+mh_wait_greeting 10 "$SMTP_PORT" || fail "exim does not greet"
 
 VERSION="$("$EXIM" -C "$CONF" -bV 2>/dev/null | sed -n 's/^Exim version \([^ ]*\).*/\1/p')"
 cat > "$DIR/target.yaml" <<CF
