@@ -56,4 +56,4 @@ if ldd "$EXIM" | grep -q 'not found'; then
     ldd "$EXIM" | grep 'not found' >&2
     exit 1
 fi
-echo "install-exim.sh: installed: $("$EXIM" -bV -C /dev/null | head -n 1) in $PREFIX"
+echo "install-exim.sh: installed: $("$EXIM" -bV -C /dev/null 2>/dev/null | head -n 1) in $PREFIX"
