@@ -11,8 +11,10 @@ if [ "$(id -u)" -eq 0 ]; then
     # dumpcap need not be setuid for a group: captures here run as root.
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
     bash ci/servers/install.sh chromium tshark
-    bash ci/servers/install-exim.sh
-    bash ci/servers/install-haraka.sh
+    # Not fatal here: without them the whole suite still runs, and test_exim.py / test_haraka.py fail
+    # (in CI) or skip with the reason.
+    bash ci/servers/install-exim.sh || echo "ci/test.sh: Exim could not be installed" >&2
+    bash ci/servers/install-haraka.sh || echo "ci/test.sh: Haraka could not be installed" >&2
 fi
 # PYTHONSAFEPATH: neither this pytest nor the Python processes the tests start put the current folder
 # on sys.path, so `harness` is the installed package (in CI the wheel .ci/run built), never the
