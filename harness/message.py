@@ -449,6 +449,8 @@ def _octets(value: Any, path: str) -> bytes:
 
 def _int(mapping: Mapping[str, Any], name: str, path: str, default: int | None) -> int:
     value = mapping.get(name, default)
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)          # a rendered template, e.g. a count derived from the SIZE limit
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise MessageSpecError(_at(path, name), "must be a non-negative integer")
     return value

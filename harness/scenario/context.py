@@ -178,8 +178,16 @@ class CheckContext:
             "markers": {name: m.marker for name, m in self.messages.items()},
             # keywords the current connection advertised last (EHLO or CAPA), upper-cased
             "capabilities": self._current_capabilities(),
+            # the SIZE limit the current SMTP connection advertised (RFC 1870 §4), 0: none or no limit
+            "size_limit": self._size_limit(),
             **self.vars,
         }
+
+    def _size_limit(self) -> int:
+        conn = self.conns.get(self.current) if self.current else None
+        caps = conn.capabilities if conn is not None else None
+        params = caps.get("SIZE", ()) if caps is not None and "SIZE" in caps else ()
+        return int(params[0]) if params and str(params[0]).isdigit() else 0
 
     def _current_capabilities(self) -> list[str]:
         conn = self.conns.get(self.current) if self.current else None

@@ -14,7 +14,7 @@ __all__ = ["Expect", "Step", "Check", "ScenarioFile", "parse_duration", "ACTIONS
 ACTIONS = (
     "connect", "use", "greeting", "ehlo", "send", "send_raw", "pipeline", "expect",
     "starttls", "stls", "auth", "login", "mail", "deliver", "send_data", "smuggle", "retrieve", "inspect",
-    "sleep", "slow_send", "drop", "set", "repeat", "quit",
+    "sleep", "slow_send", "drop", "set", "repeat", "skip", "quit",
 )
 
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m)?$")

@@ -13,7 +13,7 @@ from harness.protocol.pop3 import expects_multiline
 from harness.protocol.replies import Pop3Response, SmtpReply
 from harness.protocol.smtp import parse_ehlo
 from harness.errors import ConnectionClosed, ConnectionReset, TlsError
-from harness.scenario.context import CheckContext, CheckFailed, CheckPassedEarly
+from harness.scenario.context import CheckContext, CheckFailed, CheckPassedEarly, CheckSkipped
 from harness.scenario.expect import judge
 from harness.scenario.model import Expect, Step, parse_duration
 from harness.scenario.stepbase import OK_POP3, default_expect, executor, expect_all, expect_one, open_service, run_step
@@ -176,6 +176,12 @@ def _drop(ctx: CheckContext, step: Step) -> None:
 def _set(ctx: CheckContext, step: Step) -> None:
     for key, value in step.value.items():
         ctx.vars[key] = ctx.render(value) if isinstance(value, str) else value
+
+
+@executor("skip")
+def _skip(ctx: CheckContext, step: Step) -> None:
+    """With ``when:``, a condition learnt at run time under which the check does not apply."""
+    raise CheckSkipped(ctx.render(step.value))
 
 
 @executor("repeat")
