@@ -42,8 +42,6 @@ PINNED = {
     "pop3.user-no-argument": (FAILED, "Dovecot answers 'USER' without a name with +OK (RFC 1939 §3: a "
                               "syntactically invalid command gets -ERR)"),
     # -- suspected mistakes of the checks ---------------------------------------------------------------
-    "esmtp.size-data-over-limit": (FAILED, "harness: the check sends ~11 MB whatever the advertised "
-                                   "limit; Exim advertises SIZE 52428800 and rightly accepts it"),
     "smtp.received-from-clause": (FAILED, "harness (debatable): Exim writes 'Received: from [127.0.0.1] "
                                   "(port=N helo=NAME)', which contains both the EHLO name and the address "
                                   "literal (RFC 5321 §4.4's address-literal form of Extended-Domain, the "

@@ -79,14 +79,6 @@ PINNED = {
     "pop3.user-no-argument": (FAILED, "Dovecot answers 'USER' without a name with +OK (RFC 1939 §3: a "
                               "syntactically invalid command gets -ERR)"),
     # -- suspected mistakes of the checks ---------------------------------------------------------------
-    "esmtp.size-data-over-limit": (FAILED, "harness: the check sends ~11 MB whatever the advertised limit; "
-                                   "Haraka advertises SIZE 26214400 and rightly accepts it"),
-    "esmtp.implicit-tls-starttls-refused": (FAILED, "harness: STARTTLS on the SMTPS port is refused with "
-                                            "'500 Unrecognized command' (not advertised there); the "
-                                            "check accepts only 503/554"),
-    "smtp.vrfy-without-argument": (FAILED, "harness (debatable): Haraka answers every VRFY, a bare one "
-                                   "included, with its blanket '252 Just try sending a mail...'; the quoted "
-                                   "RFC 5321 §3.5.3 sentence forbids only an unverified 250"),
     # -- not advertised ---------------------------------------------------------------------------------
     "esmtp.enhanced-status-codes": (SKIPPED, "ENHANCEDSTATUSCODES not advertised"),
     "esmtp.enhanced-class-matches": (SKIPPED, "ENHANCEDSTATUSCODES not advertised"),
