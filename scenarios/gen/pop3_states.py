@@ -23,6 +23,13 @@ from harness.protocol.pop3_states import ALLOWED, Pop3State  # noqa: E402
 OUT = ROOT / "scenarios" / "pop3-states.yaml"
 A, T = Pop3State.AUTHORIZATION, Pop3State.TRANSACTION
 
+# The RFC sentences the cells enforce (quote:, see docs/scenario-format.md "The quote").
+WRONG_STATE = ("1939#3", "A server MUST respond to a command issued when the session is in an incorrect state by "
+               "responding with a negative status indicator.")
+MINIMAL = ("1939#7", "The POP3 commands discussed above must be supported by all minimal implementations of POP3 servers.")
+CAPA_STATES = ("2449#5", "The POP3 CAPA command returns a list of capabilities supported by the POP3 server. It is "
+               "available in both the AUTHORIZATION and TRANSACTION states.")
+
 # Not generated: UTF8 (RFC 6856) needs the UTF8 capability, which the reference
 # server does not implement yet, so the check could not be proven there.
 NOT_GENERATED = frozenset({"UTF8"})
@@ -73,9 +80,12 @@ def _flow(items: list[str]) -> str:
 
 def _check(cid: str, title: str, level: str, rfc: list[str], rationale: str, defects: list[str],
            steps: str, requires: list[str] | None = None, tls: str | None = None,
-           connect: bool = True, tags: list[str] | None = None) -> str:
+           connect: bool = True, tags: list[str] | None = None, quote: tuple[str, str] | None = None) -> str:
     out = [f"  - id: {cid}", f"    title: {_q(title)}", f"    level: {level}", f"    rfc: {_flow(rfc)}",
-           f"    rationale: {_q(rationale)}", f"    tags: {_flow(['state-matrix'] + (tags or []))}"]
+           f"    rationale: {_q(rationale)}"]
+    if quote:
+        out.append(f'    quote: {{rfc: "{quote[0]}", text: "{quote[1]}"}}')
+    out.append(f"    tags: {_flow(['state-matrix'] + (tags or []))}")
     if requires:
         out.append(f"    requires: {_flow(requires)}")
     if tls:
@@ -112,7 +122,7 @@ def authorization_cells() -> list[str]:
                 f"{shown} in the AUTHORIZATION state (after USER, before PASS) is refused",
                 "MUST", ["1939#3", "1939#5" if verb not in ("TOP", "UIDL") else "1939#7"],
                 f"{verb} may only be given in the TRANSACTION state, and a command in the wrong state gets -ERR (RFC 1939 §3); the session stays in AUTHORIZATION.",
-                defects, steps, requires=requires, connect=not needs_message))
+                defects, steps, requires=requires, connect=not needs_message, quote=WRONG_STATE))
     return cells
 
 
@@ -127,7 +137,8 @@ def transaction_cells() -> list[str]:
             f"{verb} in the TRANSACTION state is refused",
             "MUST", spec["rfc"],
             f"{verb} is valid only in the AUTHORIZATION state; in TRANSACTION it gets -ERR and the session stays usable (RFC 1939 §3).",
-            spec["defects"], steps, requires=spec.get("requires"), tls=spec.get("tls"), tags=spec.get("tags")))
+            spec["defects"], steps, requires=spec.get("requires"), tls=spec.get("tls"), tags=spec.get("tags"),
+            quote=WRONG_STATE))
     return cells
 
 
@@ -139,24 +150,27 @@ def both_state_cells() -> list[str]:
         "pop3.state.authorization.capa", "CAPA in the AUTHORIZATION state answers +OK and leaves the state unchanged",
         "MUST", ["2449#5"], "CAPA is valid in the AUTHORIZATION and TRANSACTION states (RFC 2449 §5).",
         ["pop3-missing-terminator"],
-        "      - greeting:\n      - send: CAPA\n        expect: {ok: true, multiline: true, timeout: 3}\n      - login:\n      - quit:\n"))
+        "      - greeting:\n      - send: CAPA\n        expect: {ok: true, multiline: true, timeout: 3}\n      - login:\n      - quit:\n",
+        quote=CAPA_STATES))
     cells.append(_check(
         "pop3.state.transaction.capa", "CAPA in the TRANSACTION state answers +OK with a capability list",
         "MUST", ["2449#5"], "CAPA is valid in the AUTHORIZATION and TRANSACTION states (RFC 2449 §5).",
         ["pop3-capa-auth-only"],
-        "      - greeting:\n      - login:\n      - send: CAPA\n        expect: {ok: true, multiline: true}\n      - quit:\n"))
+        "      - greeting:\n      - login:\n      - send: CAPA\n        expect: {ok: true, multiline: true}\n      - quit:\n",
+        quote=CAPA_STATES))
     cells.append(_check(
         "pop3.state.authorization.quit", "QUIT in the AUTHORIZATION state answers +OK and closes the connection",
-        "MUST", ["1939#4"], "QUIT in AUTHORIZATION ends the session with +OK and without entering the UPDATE state (RFC 1939 §4).",
-        ["pop3-quit-auth-no-reply"], "      - greeting:\n      - quit:\n"))
+        "MUST", ["1939#4", "1939#7"], "QUIT in AUTHORIZATION ends the session with +OK and without entering the UPDATE state (RFC 1939 §4).",
+        ["pop3-quit-auth-no-reply"], "      - greeting:\n      - quit:\n", quote=MINIMAL))
     cells.append(_check(
         "pop3.state.transaction.quit", "QUIT in the TRANSACTION state answers +OK, enters UPDATE and closes the connection",
-        "MUST", ["1939#6"], "QUIT from TRANSACTION enters the UPDATE state, which ends with the server closing the TCP connection (RFC 1939 §6).",
-        ["pop3-update-stays-open"], "      - greeting:\n      - login:\n      - quit:\n"))
+        "MUST", ["1939#6", "1939#7"], "QUIT from TRANSACTION enters the UPDATE state, which ends with the server closing the TCP connection (RFC 1939 §6).",
+        ["pop3-update-stays-open"], "      - greeting:\n      - login:\n      - quit:\n", quote=MINIMAL))
     cells.append(_check(
         "pop3.state.transaction.noop", "NOOP in the TRANSACTION state answers +OK",
-        "MUST", ["1939#5"], "NOOP does nothing but reply with a positive response (RFC 1939 §5).",
-        ["pop3-noop-unimplemented"], "      - greeting:\n      - login:\n      - send: NOOP\n        expect: {ok: true}\n      - quit:\n"))
+        "MUST", ["1939#5", "1939#7"], "NOOP does nothing but reply with a positive response (RFC 1939 §5).",
+        ["pop3-noop-unimplemented"], "      - greeting:\n      - login:\n      - send: NOOP\n        expect: {ok: true}\n      - quit:\n",
+        quote=MINIMAL))
     return cells
 
 
