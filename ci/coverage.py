@@ -1,7 +1,8 @@
 """docs/coverage.md from docs/coverage-inventory.yaml and the bundled scenarios.
 
 ``python ci/coverage.py`` rewrites docs/coverage.md (a checkout tool: docs/ is not in the wheel); ``--check`` only compares and exits 1 when the
-file is stale or an item is unclassified (tests/test_coverage.py runs the same comparison).
+file is stale, an item is unclassified or still open, or a side has neither checks nor an unobservable reason
+(tests/test_coverage.py runs the same comparison).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ __all__ = ["KINDS", "classify", "problems", "render", "main"]
 REPO = Path(__file__).resolve().parents[1]
 INVENTORY = REPO / "docs" / "coverage-inventory.yaml"
 OUTPUT = REPO / "docs" / "coverage.md"
-KINDS = ("checks", "load", "unobservable", "open")  # how an item is accounted for, in this order
+KINDS = ("checks", "load", "unobservable", "open")  # how an item is accounted for, in this order; open is a problem
 
 
 def load_inventory(path: Path = INVENTORY) -> dict[str, Any]:
@@ -41,7 +42,8 @@ def classify(item: Mapping[str, Any]) -> str:
 
 
 def problems(data: Mapping[str, Any], check_ids: set[str], profiles: set[str]) -> list[str]:
-    """Everything wrong with the inventory: unmapped items, unknown ids, duplicates."""
+    """Everything wrong with the inventory: unmapped or open items, sides no check tests and no reason
+    excuses, unknown ids, duplicates."""
     out: list[str] = []
     seen: set[str] = set()
     for item in data["items"]:
@@ -49,18 +51,32 @@ def problems(data: Mapping[str, Any], check_ids: set[str], profiles: set[str]) -
         if iid in seen:
             out.append(f"{iid}: listed twice")
         seen.add(iid)
-        if classify(item) == "unmapped":
+        kind = classify(item)
+        if kind == "unmapped":
             out.append(f"{iid}: no checks, load profile, unobservable reason or open note")
+        elif kind == "open":
+            out.append(f"{iid}: open (observable, no check yet): write its check, or say why it is unobservable")
         out += [f"{iid}: unknown check {c}" for c in item.get("checks") or () if c not in check_ids]
         out += [f"{iid}: unknown load profile {p}" for p in item.get("load") or () if p not in profiles]
     for rule in data.get("sides") or ():
         for side in rule["sides"]:
-            out += [f"sides/{side['side']}: unknown check {c}" for c in side["checks"] if c not in check_ids]
+            checks = side.get("checks") or ()
+            out += [f"sides/{side['side']}: unknown check {c}" for c in checks if c not in check_ids]
+            if not checks and not side.get("unobservable"):
+                out.append(f"sides/{side['side']}: no checks and no unobservable reason")
     return out
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
+
+
+def _side_cell(side: Mapping[str, Any]) -> str:
+    if side.get("checks"):
+        return ", ".join(f"`{c}`" for c in side["checks"])
+    if side.get("unobservable"):
+        return _cell("unobservable: " + " ".join(str(side["unobservable"]).split()))
+    return "**none yet**"
 
 
 def render(data: Mapping[str, Any], levels: Mapping[str, str]) -> str:
@@ -85,11 +101,11 @@ def render(data: Mapping[str, Any], levels: Mapping[str, str]) -> str:
     ]
     for rule in data.get("sides") or ():
         sides = rule["sides"]
-        tested = sum(1 for s in sides if s["checks"])
-        out += [f"### {rule['rule']}", "", f"{tested} of {len(sides)} sides tested.", "",
-                "| side | checks |", "|---|---|"]
-        out += [f"| {_cell(s['side'])} | {', '.join(f'`{c}`' for c in s['checks']) or '**none yet**'} |"
-                for s in sides]
+        tested = sum(1 for s in sides if s.get("checks"))
+        excused = sum(1 for s in sides if not s.get("checks") and s.get("unobservable"))
+        summary = f"{tested} of {len(sides)} sides tested" + (f", {excused} unobservable" if excused else "") + "."
+        out += [f"### {rule['rule']}", "", summary, "", "| side | checks |", "|---|---|"]
+        out += [f"| {_cell(s['side'])} | {_side_cell(s)} |" for s in sides]
         out.append("")
     out += ["## Requirements", "", "| id | RFC | requirement | tested by, or why not |", "|---|---|---|---|"]
     for item in items:

@@ -60,7 +60,7 @@ def _runtime_vars(check: Check) -> dict[str, Any]:
             out["i"] = 0
         elif step.action == "retrieve":
             out.update({f"{spec['message']}_number": 1, f"{spec['message']}_uid": "uid-1",
-                        f"{spec['message']}_octets": 100})
+                        f"{spec['message']}_octets": 100, f"{spec['message']}_size": 100})
         elif step.action == "smuggle":
             out["smuggle_first_code"] = "250"
         elif step.action == "set":

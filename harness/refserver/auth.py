@@ -72,13 +72,14 @@ def _text(raw: bytes) -> str:
         raise SaslMalformed() from None
 
 
-def _verify(users: UserDirectory, name: str, password: str, unchecked: bool) -> User | None:
-    """The user if the secret is right; with ``unchecked`` (a defect knob) any secret will do."""
-    return users.by_login(name) if unchecked else users.verify(name, password)
+def _verify(users: UserDirectory, name: str, password: str, unchecked: bool, empty_ok: bool = False) -> User | None:
+    """The user if the secret is right; with ``unchecked`` (a defect knob) any secret will do, with
+    ``empty_ok`` (another) an empty one."""
+    return users.by_login(name) if unchecked or (empty_ok and password == "") else users.verify(name, password)
 
 
 async def _plain(initial: str | None, challenge: Challenge, users: UserDirectory,
-                 unchecked: bool = False) -> User | None:
+                 unchecked: bool = False, empty_ok: bool = False) -> User | None:
     # RFC 4616: [authzid] NUL authcid NUL passwd. No initial response means an
     # empty challenge first.
     raw = decode_response(initial, initial=True) if initial is not None else decode_response(await challenge(b""))
@@ -86,7 +87,7 @@ async def _plain(initial: str | None, challenge: Challenge, users: UserDirectory
     if len(parts) != 3:
         return None  # RFC 4616 §2: the server fails an exchange it cannot parse
     authzid, authcid, password = (_text(p) for p in parts)
-    user = _verify(users, authcid, password, unchecked)
+    user = _verify(users, authcid, password, unchecked, empty_ok)
     # Acting as another identity is not offered: a foreign authzid fails.
     if user is not None and authzid and users.by_login(authzid) is not user:
         return None
@@ -94,14 +95,14 @@ async def _plain(initial: str | None, challenge: Challenge, users: UserDirectory
 
 
 async def _login(initial: str | None, challenge: Challenge, users: UserDirectory,
-                 unchecked: bool = False) -> User | None:
+                 unchecked: bool = False, empty_ok: bool = False) -> User | None:
     # draft-murchison-sasl-login: "Username:" and "Password:" prompts.
     if initial is not None:
         name = decode_response(initial, initial=True)
     else:
         name = decode_response(await challenge(b"Username:"))
     password = decode_response(await challenge(b"Password:"))
-    return _verify(users, _text(name), _text(password), unchecked)
+    return _verify(users, _text(name), _text(password), unchecked, empty_ok)
 
 
 async def _cram_md5(initial: str | None, challenge: Challenge, users: UserDirectory, hostname: str,
@@ -129,15 +130,17 @@ async def authenticate(
     hostname: str,
     *,
     unchecked: bool = False,
+    empty_ok: bool = False,
 ) -> User | None:
     """Run one SASL exchange; ``mechanism`` must be one of MECHANISMS (upper case).
 
-    ``unchecked`` is for defect knobs only: the secret is not verified.
+    ``unchecked`` and ``empty_ok`` are for defect knobs only: the secret is not verified, or an
+    empty one is taken as right.
     """
     if mechanism == "PLAIN":
-        return await _plain(initial, challenge, users, unchecked)
+        return await _plain(initial, challenge, users, unchecked, empty_ok)
     if mechanism == "LOGIN":
-        return await _login(initial, challenge, users, unchecked)
+        return await _login(initial, challenge, users, unchecked, empty_ok)
     if mechanism == "CRAM-MD5":
         return await _cram_md5(initial, challenge, users, hostname, unchecked)
     raise ValueError(f"unsupported mechanism {mechanism!r}")

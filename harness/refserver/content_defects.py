@@ -130,6 +130,19 @@ def decode_encoded_words(fields: list[bytes]) -> list[bytes]:
     return out
 
 
+@_on_head
+def encode_utf8_headers(fields: list[bytes]) -> list[bytes]:
+    """Raw UTF-8 header values become one RFC 2047 B encoded-word each, as an SMTPUTF8 downgrade writes them."""
+    out = []
+    for field in fields:
+        name, colon, value = field.partition(b":")
+        if colon and any(b >= 0x80 for b in value):
+            text = value.strip()
+            field = name + b": =?UTF-8?B?" + base64.b64encode(text) + b"?=\r\n"
+        out.append(field)
+    return out
+
+
 # ----------------------------------------------------------------- MIME structure
 def drop_preamble(content: bytes) -> bytes:
     """Remove the text between a multipart entity's header section and its first delimiter."""
@@ -254,6 +267,7 @@ TRANSFORMS: tuple[tuple[str, Callable[[bytes], bytes]], ...] = (
     ("smtp-group-headers", group_headers),
     ("smtp-replace-message-id", replace_message_id),
     ("smtp-decode-encoded-words", decode_encoded_words),
+    ("smtp-utf8-headers-encoded", encode_utf8_headers),
     ("smtp-drop-preamble", drop_preamble),
     ("smtp-base64-text-line-ends", base64_text_line_ends),
     ("smtp-qp-to-8bit", qp_to_8bit),

@@ -27,6 +27,8 @@ COVER_POP3_DEFECTS: tuple[tuple[str, str], ...] = (
     ("pop3-cram-md5-raw-challenge", "The POP3 AUTH CRAM-MD5 challenge is sent as raw text instead of base64, so no client can answer it (RFC 5034 §4)."),
     ("pop3-apop-digest-reversed", "The APOP digest is computed over the secret followed by the timestamp, so a correct digest is refused (RFC 1939 §7)."),
     ("pop3-apop-digest-unchecked", "APOP accepts any digest for an existing mailbox (RFC 1939 §7)."),
+    # a single-message scan listing on its own (RFC 1939 §5)
+    ("pop3-list-n-size-only", "LIST n answers '+OK <size>' without the message-number, so its scan listing has one field instead of two (RFC 1939 §5)."),
 )
 
 COVER_SMTP_DEFECTS: tuple[tuple[str, str], ...] = (
@@ -37,4 +39,11 @@ COVER_SMTP_DEFECTS: tuple[tuple[str, str], ...] = (
     ("smtp-ext-keywords-hidden", "EHLO omits SIZE, 8BITMIME, SMTPUTF8, DSN, CHUNKING, BINARYMIME and STARTTLS, but their commands and parameters keep working, like a keyword-discarding EHLO filter (RFC 5321 §4.1.1.1, §4.1.1.11)."),
     ("smtp-split-over-998", "Message lines longer than 998 octets are accepted and stored split into 998-octet lines instead of refused or kept whole (RFC 5321 §4.5.3.1.6, §6.4)."),
     ("smtp-dedupe-message-id", "A message whose Message-ID the mailbox already holds is accepted with 250 and then silently discarded as a duplicate (RFC 5321 §4.1.1.4, §6.1)."),
+    # the items the coverage inventory had left open, and the last untested sides
+    ("smtp-reply-bare-code", "NOOP and RSET are answered with a bare '250', without the space that should follow the code when no text is sent (RFC 5321 §4.2.1)."),
+    ("smtp-ext-enhanced-rcpt-wrong-subject", "RCPT to an unknown local user is refused with the enhanced code 5.5.1 (invalid command) instead of an addressing code such as 5.1.1 (RFC 3463 §3.2, §3.6)."),
+    ("smtp-ext-bdat-size-atoi", "The BDAT chunk size is parsed like atoi(), so 'BDAT ten LAST' is taken as 'BDAT 0 LAST' and ends the message with 250 instead of 501 (RFC 3030 §2)."),
+    ("smtp-ext-bdat-oversize-delivered", "A BDAT message over the size limit is answered 552 at its last chunk but delivered anyway (RFC 3030 §2, RFC 1870 §6.3)."),
+    ("smtp-auth-no-mechanism-plain", "AUTH without a mechanism name starts a PLAIN exchange with a 334 challenge instead of being refused with 501 (RFC 4954 §4)."),
+    ("smtp-auth-empty-password-accepted", "SMTP AUTH PLAIN and LOGIN with an empty password authenticate any existing user, like an unauthenticated LDAP bind (RFC 4954 §6)."),
 )

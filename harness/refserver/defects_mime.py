@@ -19,5 +19,6 @@ MIME_DEFECTS: tuple[tuple[str, str], ...] = (
     ("smtp-qp-to-8bit", "Quoted-printable text parts are decoded and relabelled 8bit at delivery, as sendmail's F=9 7-to-8 conversion does (RFC 2045 §6.7, RFC 5321 §6.4)."),
     ("smtp-strip-trailing-whitespace", "Trailing spaces and tabs are stripped from every body line, breaking format=flowed text (RFC 3676 §4.1, RFC 5321 §6.4)."),
     ("smtp-wrap-long-lines", "Body lines longer than 78 characters are word-wrapped at column 78, though lines up to 998 octets are valid (RFC 5322 §2.1.1, RFC 5321 §6.4)."),
+    ("smtp-utf8-headers-encoded", "Raw UTF-8 in header field values is rewritten as RFC 2047 encoded-words at delivery, a downgrade of a message the server accepted with SMTPUTF8 (RFC 6531 §3.1, RFC 6532 §3)."),
     ("smtp-discard-no-date", "A message without a Date header field is accepted with 250 and then silently discarded (RFC 5321 §3.3: servers SHOULD NOT reject for header defects; RFC 5321 §6.2)."),
 )

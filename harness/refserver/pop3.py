@@ -372,7 +372,9 @@ class Pop3Session:
         if arg:
             index = await self._message(arg, deleted_ok="pop3-stat-counts-deleted" in self.defects,
                                         wraps="pop3-list-number-wraps")
-            if index is not None:
+            if index is not None and "pop3-list-n-size-only" in self.defects:
+                await self.reply(True, f"{drop.size(index)}")
+            elif index is not None:
                 await self.reply(True, f"{drop.number(index)} {drop.size(index)}")
             return
         count, octets = drop.stat()

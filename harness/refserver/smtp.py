@@ -92,7 +92,7 @@ class RefSMTP(EsmtpExtensions, SmtpConnection):  # smtp_ext: BDAT, DSN, ESMTP kn
             return
         if "smtp-rset-keeps-envelope" not in self.defects:
             self._set_rset_state()
-        await self.push("250 2.0.0 OK")
+        await self.push("250" if "smtp-reply-bare-code" in self.defects else "250 2.0.0 OK")
 
     async def smtp_NOOP(self, arg: str) -> None:
         # §4.1.1.9: a parameter is ignored.
@@ -103,7 +103,7 @@ class RefSMTP(EsmtpExtensions, SmtpConnection):  # smtp_ext: BDAT, DSN, ESMTP kn
         if "smtp-code-out-of-range" in self.defects:
             await self.push("199 OK")
             return
-        await self.push("250 2.0.0 OK")
+        await self.push("250" if "smtp-reply-bare-code" in self.defects else "250 2.0.0 OK")
         if "smtp-extra-reply" in self.defects:
             await self.push("250 2.0.0 OK")
 
@@ -225,8 +225,12 @@ class RefSMTP(EsmtpExtensions, SmtpConnection):  # smtp_ext: BDAT, DSN, ESMTP kn
         else:
             routing = self.ctx.delivery.route(mailbox, authenticated=bool(self.session.authenticated))
             if routing.route is Route.UNKNOWN_USER:
-                await self.push("554 5.1.1 User unknown" if "smtp-unknown-user-554" in self.defects
-                                else "550 5.1.1 User unknown")
+                if "smtp-unknown-user-554" in self.defects:
+                    await self.push("554 5.1.1 User unknown")
+                elif "smtp-ext-enhanced-rcpt-wrong-subject" in self.defects:
+                    await self.push("550 5.5.1 User unknown")
+                else:
+                    await self.push("550 5.1.1 User unknown")
             elif routing.route is Route.RELAY_DENIED:
                 await self.push("554 5.7.1 Relay access denied")
             else:
@@ -340,6 +344,8 @@ class RefSMTP(EsmtpExtensions, SmtpConnection):  # smtp_ext: BDAT, DSN, ESMTP kn
             await self.push("503 5.5.1 AUTH not permitted during a mail transaction")
             return
         words = arg.split()
+        if not words and "smtp-auth-no-mechanism-plain" in self.defects:
+            words = ["PLAIN"]
         if not 1 <= len(words) <= 2:
             await self.push("501 5.5.4 Syntax: AUTH mechanism [initial-response]")
             return
@@ -350,7 +356,8 @@ class RefSMTP(EsmtpExtensions, SmtpConnection):  # smtp_ext: BDAT, DSN, ESMTP kn
         try:
             unchecked = mechanism == "CRAM-MD5" and "smtp-cram-md5-digest-unchecked" in self.defects
             user = await authenticate(mechanism, words[1] if len(words) == 2 else None,
-                                      self._sasl_challenge, self.ctx.users, self.hostname, unchecked=unchecked)
+                                      self._sasl_challenge, self.ctx.users, self.hostname, unchecked=unchecked,
+                                      empty_ok="smtp-auth-empty-password-accepted" in self.defects)
         except SaslCancelled:
             if "smtp-auth-cancel" in self.defects:
                 await self.push("535 5.7.8 Authentication credentials invalid")

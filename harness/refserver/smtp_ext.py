@@ -204,6 +204,11 @@ class EsmtpExtensions:
     async def smtp_BDAT(self, arg: str) -> None:
         d = self.defects  # type: ignore[attr-defined]
         m = _BDAT.fullmatch(arg)
+        if m is None and "smtp-ext-bdat-size-atoi" in d:
+            words = arg.split()
+            digits = re.match(r"\d*", words[0] if words else "").group(0)  # atoi(): leading digits, else 0
+            last = " LAST" if len(words) > 1 and words[1].upper() == "LAST" else ""
+            m = _BDAT.fullmatch(f"{int(digits or 0)}{last}")
         if m is None:
             # The chunk size is unknown, so the chunk cannot be skipped.
             await self.push("501 5.5.4 Syntax: BDAT chunk-size [LAST]")
@@ -229,7 +234,7 @@ class EsmtpExtensions:
             env.bdat_size = 0
         parts.append(chunk)
         env.bdat_size += len(chunk)
-        if env.bdat_size > SIZE_LIMIT:
+        if env.bdat_size > SIZE_LIMIT and "smtp-ext-bdat-oversize-delivered" not in d:
             parts.clear()
         if not last:
             await self.push(f"250 2.0.0 {len(chunk)} octets received")
@@ -238,6 +243,8 @@ class EsmtpExtensions:
         content = b"".join(parts)
         self._set_post_data_state()  # type: ignore[attr-defined]
         if too_big:
+            if "smtp-ext-bdat-oversize-delivered" in d and not discard:
+                self._deliver(env, content)  # type: ignore[attr-defined]
             await self.push("552 5.3.4 Message size exceeds fixed maximum message size")
         elif discard:
             await self.push("250 2.0.0 OK")

@@ -55,6 +55,12 @@ def _send_data(ctx: CheckContext, step: Step) -> None:
     spec = step.value
     sender = ctx.render(spec.get("from", ctx.default_sender()))
     sent = ctx.build(spec.get("as", "message"), spec.get("message"), sender, _recipients(ctx, spec.get("to")))
+    if spec.get("bdat"):
+        # RFC 3030 §2: one chunk, "BDAT <octets> LAST" and exactly that many octets, never dot-stuffed
+        conn.send(f"BDAT {len(sent.data)} LAST\r\n".encode() + sent.data,
+                  note=f"message {sent.name} ({len(sent.data)} octets) in one BDAT chunk")
+        expect_all(ctx, conn, step, (Expect(code=frozenset({250})),))
+        return
     body = dot_stuff(sent.data) if spec.get("dot_stuff", True) else sent.data
     end = decode_escapes(spec["end"]) if "end" in spec else b"\r\n.\r\n"
     conn.send(body.removesuffix(b"\r\n") + end, note=f"message {sent.name} ({len(sent.data)} octets)")
@@ -137,7 +143,7 @@ def _retrieve(ctx: CheckContext, step: Step) -> None:
     if found is None:
         raise CheckFailed([f"message {name!r} ({sent.marker}) not in {user.login}'s mailbox after {timeout:g} s"], step)
     ctx.vars.update({f"{name}_number": found.number, f"{name}_uid": found.uid or "",
-                     f"{name}_octets": found.listed_octets})
+                     f"{name}_octets": found.listed_octets, f"{name}_size": len(found.message)})
     which = f"message {name!r} ({sent.marker}, RETR {found.number} in {user.login}'s mailbox)"
     problems = [f"RETR {found.number}: {v}" for v in found.violations]
     if spec.get("compare", "exact") == "exact":

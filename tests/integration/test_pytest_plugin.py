@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 import pytest
@@ -31,7 +33,7 @@ def test_failure_shows_rfc_and_transcript(pytester: pytest.Pytester, tmp_path: P
             str(SCENARIOS / "smtp-core.yaml"), "-k", "rcpt-before-mail or greeting")
     result.assert_outcomes(passed=1, failed=1)
     out = result.stdout.str()
-    assert "smtp.rcpt-before-mail [MUST, RFC 5321#4.1.4" in out
+    assert re.search(r"smtp\.rcpt-before-mail \[MUST, RFC [0-9#., ]*5321#4\.1\.4", out), out
     assert "expected code 503, got 250" in out
     assert "C: RCPT TO:<alice@example.test>\\r\\n" in out     # the transcript, escaped
     assert "S: 250 " in out
