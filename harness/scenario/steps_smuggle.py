@@ -32,7 +32,9 @@ connection. So the step fails when
 Silence, refusals (4xx/5xx) and closes are never a failure on their own: a
 refused fake end is followed up, and only a smuggled command that is *accepted*
 counts. The failure message says what each part got and whether the smuggled
-message was delivered (or why that was not checked).
+message was delivered (or why that was not checked). The mailbox only
+confirms: a POP3 transport error there is reported in that sentence instead of
+ending the check in ``error``, since the replies are a verdict of their own.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Union
 
-from harness.errors import ConnectionClosed, ConnectionReset, Timeout
+from harness.errors import ConnectionClosed, ConnectionReset, Timeout, TransportError
 from harness.escapes import decode_escapes
 from harness.message import dot_stuff
 from harness.protocol.replies import SmtpReply
@@ -73,7 +75,7 @@ def _positive(reply: SmtpReply) -> bool:
 
 @dataclass(slots=True)
 class Exchange:
-    """What the server said during the probe, in order; ``sent`` names what each reply followed."""
+    """What the server said during the probe, in order (``early``: the smuggled line each reply followed)."""
 
     label: str
     first: Outcome = SILENT                                      # after the fake end, within ``wait``
@@ -160,12 +162,9 @@ def _smuggle(ctx: CheckContext, step: Step) -> None:
     if isinstance(ex.first, SmtpReply):
         ctx.vars["smuggle_first_code"] = str(ex.first.code)
     problems = smuggling_problems(ex)
-    delivery = _confirm(ctx, spec, outer, inner, rcpt, ex)
-    if delivery.startswith("the smuggled message was delivered"):
-        if not problems:
-            problems = [f"the replies looked safe, but {delivery}"]
-        else:
-            problems.append(delivery)
+    delivered, delivery = _confirm(ctx, spec, outer, inner, rcpt, ex)
+    if delivered and not problems:
+        problems = [f"the replies looked safe, but {delivery}"]
     elif problems:
         problems.append(delivery)
     summary = "; ".join(ex.log) or "no reply"
@@ -255,36 +254,42 @@ def _outcome(got: Outcome, wait: float) -> str:
 # -- the mailbox -------------------------------------------------------------------------------
 
 def _confirm(ctx: CheckContext, spec: dict, outer: SentMessage, inner: SentMessage, rcpt: str,
-             ex: Exchange) -> str:
-    """One sentence on the smuggled message's fate in the mailbox (or why it was not looked for)."""
+             ex: Exchange) -> tuple[bool, str]:
+    """Was the smuggled message delivered, and one sentence on it (or on why it was not looked for)."""
     never_sent = (f"the connection was closed at {ex.closed_after}, before the smuggled message was sent "
                   "in full, so it cannot have been delivered")
     checked = spec.get("mailbox", "auto") != "none" and ctx.target.endpoint("pop3") is not None
     if not checked:
         if not ex.tail_sent:
-            return never_sent
+            return False, never_sent
         if spec.get("mailbox", "auto") == "none":
-            return "delivery not checked (mailbox: none)"
-        return "delivery not checked: the target has no POP3 endpoint (verdict from the replies alone)"
+            return False, "delivery not checked (mailbox: none)"
+        return False, "delivery not checked: the target has no POP3 endpoint (verdict from the replies alone)"
     user = next((u for u in ctx.users if u.address.lower() == rcpt.lower()), None) or ctx.user(0)
 
     def session(stack: contextlib.ExitStack) -> Connection:
         return open_maildrop(ctx, user, stack)
 
     wait = parse_duration(spec.get("mailbox_timeout", 1.5))
+    outer_missing = ""
     try:
         if ex.positive_seen():
             # The outer message was taken: anything smuggled was queued with it, so
             # once it is in the mailbox a smuggled message would be too (or soon).
             # Found, it is deleted, as every message a check leaves would be.
-            find_message(session, outer.marker, timeout=min(ctx.target.delivery_timeout, ctx.remaining()),
-                         delete=True, want_present=True)
+            timeout = min(ctx.target.delivery_timeout, ctx.remaining())
+            if find_message(session, outer.marker, timeout=timeout, delete=True, want_present=True) is None:
+                outer_missing = (f" (nor did the outer message, accepted with 250, within {timeout:g} s: "
+                                 "the mailbox may not show this server's deliveries)")
         if not ex.tail_sent:
-            return never_sent
+            return False, never_sent
         found = find_message(session, inner.marker, timeout=min(wait, ctx.remaining()), delete=True,
                              want_present=False)
     except CheckFailed as exc:
-        return f"delivery not checked: {'; '.join(exc.problems)}"
+        return False, f"delivery not checked: {'; '.join(exc.problems)}"
+    except TransportError as exc:
+        # The mailbox only confirms: a broken POP3 side must not hide what the SMTP replies showed.
+        return False, f"delivery not checked: POP3 {exc.error_class}: {exc}"
     if found is not None:
-        return f"the smuggled message was delivered to {user.login}'s mailbox ({inner.marker})"
-    return f"the smuggled message did not reach {user.login}'s mailbox within {wait:g} s"
+        return True, f"the smuggled message was delivered to {user.login}'s mailbox ({inner.marker})"
+    return False, f"the smuggled message did not reach {user.login}'s mailbox within {wait:g} s{outer_missing}"
