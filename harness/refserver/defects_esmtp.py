@@ -10,6 +10,9 @@ ESMTP_DEFECTS: tuple[tuple[str, str], ...] = (
     # PIPELINING (RFC 2920)
     ("smtp-ext-pipeline-flush", "Input buffered after MAIL is discarded, so pipelined RCPT and DATA are never answered (RFC 2920 §3.2)."),
     ("smtp-ext-pipeline-flush-after-error", "Input buffered after a negative reply is discarded, so commands pipelined after a rejected one are lost (RFC 2920 §3.2)."),
+    # No PIPELINING (RFC 2920 §3.1: the client must then wait for each reply), as many MTAs run it
+    ("smtp-no-pipelining-close", "PIPELINING is not advertised, and a command that arrives with more input behind it is answered '500 5.5.0 Error: pipelining not supported' and the connection closed without running it, so plaintext pipelined after STARTTLS is refused, never run (RFC 2920 §3.1, RFC 5321 §4.1.1.10)."),
+    ("smtp-no-pipelining-bare-lf-end", "As smtp-no-pipelining-close, and a bare-LF end of data (\\n.\\n, \\r\\n.\\n or \\n.\\r\\n) also ends DATA, so a smuggled message gets through when its commands come in separate writes (RFC 5321 §2.3.8, §4.1.1.4, CVE-2023-51764)."),
     # 8BITMIME / BINARYMIME (RFC 6152, RFC 3030)
     ("smtp-ext-body-unchecked", "Any BODY= value, such as BODY=FOO, is accepted with 250 instead of 501/555 (RFC 6152 §2)."),
     ("smtp-ext-body-8bitmime-refused", "BODY=8BITMIME is refused with 555 although 8BITMIME is advertised (RFC 6152 §2)."),

@@ -260,7 +260,7 @@ class RefSMTP(EsmtpExtensions, SmtpConnection):  # smtp_ext: BDAT, DSN, ESMTP kn
         outcome = await receive_data(
             reader,
             size_limit=(32 * 1024 if "smtp-small-message-limit" in self.defects else SIZE_LIMIT) * (1000 if "smtp-ext-data-size-unenforced" in self.defects else 1),
-            bare_lf_end="smtp-bare-lf-end" in self.defects,
+            bare_lf_end="smtp-bare-lf-end" in self.defects or "smtp-no-pipelining-bare-lf-end" in self.defects,
             unstuff="smtp-no-dot-unstuffing" not in self.defects,
             truncate_at=500 if "smtp-data-line-truncate" in self.defects else None,
             split_long="smtp-split-over-998" in self.defects,

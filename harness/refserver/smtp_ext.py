@@ -16,7 +16,7 @@ from typing import Any
 from .address import AddressError, parse_path
 from .smtp_envelope import SIZE_LIMIT
 
-__all__ = ["EsmtpExtensions", "extension_keywords"]
+__all__ = ["EsmtpExtensions", "extension_keywords", "refuses_pipelining"]
 
 _BDAT = re.compile(r"(\d{1,12})(?: +(LAST))?", re.IGNORECASE)
 _ENHANCED = re.compile(r"^(\d{3}[ -])(\d)(\.\d{1,3}\.\d{1,3} )")
@@ -27,6 +27,8 @@ def extension_keywords(conn: Any, keywords: list[str]) -> list[str]:
     """The EHLO keywords with this module's extensions added (RFC 3030, RFC 3461)."""
     out = []
     for kw in keywords:
+        if kw == "PIPELINING" and refuses_pipelining(conn):
+            continue
         if kw.startswith("SIZE ") and "smtp-ext-size-keyword-units" in conn.defects:
             kw = f"SIZE {SIZE_LIMIT // (1024 * 1024)}M"
         out.append(kw)
@@ -38,6 +40,12 @@ def extension_keywords(conn: Any, keywords: list[str]) -> list[str]:
         hidden = ("SIZE", "8BITMIME", "SMTPUTF8", "DSN", "CHUNKING", "BINARYMIME", "STARTTLS")
         out = [kw for kw in out if kw.split()[0] not in hidden]
     return out
+
+
+def refuses_pipelining(conn: Any) -> bool:
+    """The no-PIPELINING knobs: not advertised, and pipelined input ends the session (RFC 2920 §3.1)."""
+    d = conn.defects
+    return "smtp-no-pipelining-close" in d or "smtp-no-pipelining-bare-lf-end" in d
 
 
 class EsmtpExtensions:
@@ -60,6 +68,14 @@ class EsmtpExtensions:
     def _tracked(self, verb: str, wrapper: Any, handler: Callable[[str], Awaitable[None]]):
         async def run(arg: str) -> None:
             self._verb = verb
+            if verb != "BDAT" and refuses_pipelining(self) and self._reader._buffer:  # type: ignore[attr-defined]
+                # Like an MTA's synchronization check: more input came with the command
+                # although PIPELINING was not offered. Nothing of it is run. (BDAT's
+                # chunk follows its command line by definition, RFC 3030 §2.)
+                await self.push("500 5.5.0 Error: pipelining not supported")
+                self._done = True
+                self.transport.close()  # type: ignore[attr-defined]
+                return
             if wrapper is None:
                 await handler(arg)
             else:

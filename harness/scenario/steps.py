@@ -16,6 +16,7 @@ from harness.errors import ConnectionClosed, ConnectionReset, TlsError
 from harness.scenario.context import CheckContext, CheckFailed, CheckPassedEarly, CheckSkipped
 from harness.scenario.expect import judge
 from harness.scenario.model import Expect, Step, parse_duration
+from harness.session import Connection
 from harness.scenario.stepbase import OK_POP3, default_expect, executor, expect_all, expect_one, open_service, run_step
 from harness.transport import client_tls_context
 
@@ -194,9 +195,15 @@ def _repeat(ctx: CheckContext, step: Step) -> None:
 
 # -- TLS and authentication ---------------------------------------------------------------------
 
+INJECTION_PEEK = 0.5     # seconds inside TLS, before the client speaks, in which the server must stay silent
+
+
 def _upgrade(ctx: CheckContext, step: Step, verb: str, default: Expect) -> None:
     conn = ctx.conn(step)
     value = step.value or {}
+    if value.get("injection"):
+        _injected_upgrade(ctx, step, conn, verb, value["raw"])
+        return
     if not value.get("handshake_only"):
         raw = value.get("raw")
         if raw is not None:
@@ -220,6 +227,47 @@ def _upgrade(ctx: CheckContext, step: Step, verb: str, default: Expect) -> None:
                     "the injected command was not executed") from None
             return
     conn.start_tls(client_tls_context(ctx.target.tls_verify))
+
+
+def _injected_upgrade(ctx: CheckContext, step: Step, conn: Connection, verb: str, raw: str) -> None:
+    """STARTTLS/STLS with plaintext pipelined behind it (CVE-2011-0411 class).
+
+    RFC 3207 §4.2 / RFC 2595 §4: the server MUST discard plaintext buffered
+    before the handshake. Only an answer *inside TLS* to that plaintext is an
+    injection. A refusal of the command (e.g. "500 pipelining not supported"
+    from a server without PIPELINING), a close, a failed handshake or a
+    plaintext error reply before it all leave nothing to run inside TLS: the
+    check passes there. After the handshake the server must stay silent until
+    the client speaks; the steps that follow judge the first replies inside TLS.
+    """
+    conn.send(decode_escapes(ctx.render(raw)), note=f"{verb} with plaintext pipelined behind it")
+    try:
+        if conn.protocol == "pop3":
+            go: SmtpReply | Pop3Response = conn.read_response(False, ctx.reply_timeout())
+        else:
+            go = conn.read_reply(ctx.reply_timeout())
+    except (ConnectionClosed, ConnectionReset):
+        raise CheckPassedEarly(f"the server closed the connection before any TLS handshake: the plaintext "
+                               f"pipelined after {verb} cannot have run inside TLS") from None
+    positive = go.code // 100 == 2 if isinstance(go, SmtpReply) else go.ok is True
+    if not positive:
+        raise CheckPassedEarly(f"the server refused {verb} with plaintext pipelined behind it "
+                               f"({str(go)[:120]!r}); without a TLS session nothing can run inside one")
+    try:
+        conn.start_tls(client_tls_context(ctx.target.tls_verify))
+    except (TlsError, ConnectionReset, ConnectionClosed) as exc:
+        # The server read our pipelined plaintext as TLS data and gave up the handshake.
+        raise CheckPassedEarly(f"the server aborted the TLS handshake after the pipelined plaintext ({exc}); "
+                               "the injected command was not executed") from None
+    extra = conn.expect_silence(min(INJECTION_PEEK, ctx.remaining()))
+    if extra:
+        shown = extra[:120].decode("utf-8", "replace")
+        rfc = "RFC 2595 §4" if conn.protocol == "pop3" else "RFC 3207 §4.2"
+        raise CheckFailed([f"inside TLS, before the client sent anything, the server sent {shown!r}: an answer "
+                           f"to the plaintext pipelined after {verb}, which it MUST discard ({rfc})"], step)
+    if conn.closed:
+        raise CheckPassedEarly("the server closed the TLS session without answering the plaintext pipelined "
+                               f"after {verb}")
 
 
 @executor("starttls")

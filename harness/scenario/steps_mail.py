@@ -1,4 +1,4 @@
-"""Mail transactions and the SMTP→POP3 round trip: ``mail``, ``send_data``, ``smuggle``, ``retrieve``."""
+"""Mail transactions and the SMTP→POP3 round trip: ``mail``, ``send_data``, ``retrieve`` (``smuggle``: steps_smuggle.py)."""
 
 from __future__ import annotations
 
@@ -65,37 +65,6 @@ def _send_data(ctx: CheckContext, step: Step) -> None:
     end = decode_escapes(spec["end"]) if "end" in spec else b"\r\n.\r\n"
     conn.send(body.removesuffix(b"\r\n") + end, note=f"message {sent.name} ({len(sent.data)} octets)")
     expect_all(ctx, conn, step, (Expect(code=frozenset({250})),))
-
-
-@executor("smuggle")
-def _smuggle(ctx: CheckContext, step: Step) -> None:
-    """SMTP smuggling probe (CVE-2023-51764 class; RFC 5321 §2.3.8): a fake end of data, then a second transaction.
-
-    Replies are recorded, not judged: a vulnerable server answers the
-    smuggled commands, a safe one takes it all as one message or rejects the
-    bare line ends. The verdict is a later ``retrieve`` with ``present: false``.
-    """
-    conn = ctx.conn(step)
-    spec = step.value
-    sender = ctx.render(spec.get("from", ctx.default_sender()))
-    rcpt = ctx.render(spec.get("to", ctx.user(0).address))
-    outer = ctx.build(spec.get("outer_as", "outer"), {"subject": "smuggling probe (outer)"}, sender, [rcpt])
-    inner = ctx.build(spec.get("as", "smuggled"), {"subject": "smuggled message"}, sender, [rcpt])
-    end = decode_escapes(spec["end"])
-    payload = (dot_stuff(outer.data).removesuffix(b"\r\n") + end
-               + f"MAIL FROM:<{sender}>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n".encode()
-               + dot_stuff(inner.data) + b".\r\n")
-    conn.send(payload, note=f"smuggling probe, fake end {spec['end']!r}")
-    settle = parse_duration(spec.get("settle", 1.0))
-    ctx.vars["smuggle_first_code"] = ""
-    try:
-        first = conn.read_reply(ctx.reply_timeout())
-    except ConnectionClosed:
-        return
-    # 250 here means the server accepted data ending at (or before) the real end:
-    # the outer message will be delivered, and a later `retrieve` can wait for it.
-    ctx.vars["smuggle_first_code"] = str(first.code)
-    conn.expect_silence(min(settle, ctx.remaining()))
 
 
 def _reads_existing(ctx: CheckContext, spec: Any, step: Step) -> bool:

@@ -133,6 +133,8 @@ def test_smtp_only_target_warns_about_what_it_could_not_judge(tmp_path: Path) ->
     assert "Traceback" not in proc.stderr, proc.stderr
     assert "SMTP check(s) need a mailbox to judge and did not run (add a pop3 section to the target)" \
         in proc.stdout, proc.stdout
-    assert "SECURITY check(s) did not run" in proc.stdout and "security.smuggling-lf-dot-lf" in proc.stdout
     data = json.loads((tmp_path / "out" / "results.json").read_text())
     assert not [c for c in data["checks"] if c["status"] == "error"]
+    # the smuggling checks are judged from the replies alone, not skipped for want of a mailbox
+    smuggling = [c for c in data["checks"] if c["id"].startswith("security.smuggling-")]
+    assert len(smuggling) == 11 and all(c["status"] == "passed" for c in smuggling), smuggling

@@ -71,5 +71,8 @@ def test_core_verdicts(aiosmtpd_run):
     for check_id in ("smtp.greeting-220", "smtp.rcpt-before-mail", "smtp.quit", "smtp.rset-clears-transaction",
                      "smtp.null-reverse-path", "smtp.one-reply-per-command"):
         assert by_id[check_id] is Status.PASSED, check_id
-    # ... and since 1.4.5 (CVE-2024-27305) a bare LF no longer ends DATA.
-    assert by_id["security.smuggling-lf-dot-lf"] in (Status.PASSED, Status.SKIPPED)
+    # ... and since 1.4.5 (CVE-2024-27305) a bare LF no longer ends DATA. Without POP3 the
+    # smuggling checks are judged from the replies, never skipped.
+    smuggling = [cid for cid in by_id if cid.startswith("security.smuggling-")]
+    assert len(smuggling) >= 11
+    assert all(by_id[cid] is Status.PASSED for cid in smuggling), {cid: by_id[cid] for cid in smuggling}

@@ -2,9 +2,10 @@
 
 Asserts the verdicts a careful reader of the RFCs and of Postfix's
 documentation expects: Postfix's default configuration is vulnerable to SMTP
-smuggling (a bare LF before the dot ends DATA), and with
+smuggling (a bare LF before the dot ends DATA), with and without a POP3
+section in the target (then the replies alone decide), and with
 ``smtpd_forbid_bare_newline = normalize`` and its exclusions emptied it is
-safe; no check ends in ``error`` against these healthy servers; Dovecot passes
+safe, with and without POP3; no check ends in ``error`` against these healthy servers; Dovecot passes
 every POP3 MUST check. The remaining failures are pinned with the reason each
 is a real deviation, so a change in any verdict is noticed.
 
@@ -14,6 +15,7 @@ missing outside CI the module is skipped with the reason; in CI that is a failur
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -66,6 +68,7 @@ EXPECTED_FAILURES = {
 }
 # Only with the default configuration: the bare-CR variant \r\n.\r\r\n is also delivered.
 DEFAULT_ONLY = LF_SMUGGLING | {"security.smuggling-crlf-dot-cr-crlf"}
+SMUGGLING = [c for c in CHECKS if c.id.startswith("security.smuggling-")]
 
 
 def _start(*flags: str):
@@ -90,6 +93,13 @@ def _run(target):
     return Runner(target, RunOptions(jobs=8, limits=limits)).run(CHECKS)
 
 
+def _run_without_pop3(target):
+    """The smuggling checks on a target file with no POP3 section: judged from the replies, never skipped."""
+    limits = Limits(read_timeout=10.0, reply_deadline=10.0)
+    smtp_only = dataclasses.replace(target, pop3=None, pop3s=None)
+    return Runner(smtp_only, RunOptions(jobs=8, limits=limits)).run(SMUGGLING)
+
+
 def _verdicts(run) -> dict[str, Status]:
     return {r.id: r.status for r in run.checks}
 
@@ -110,10 +120,27 @@ def test_postfix_defaults_are_vulnerable_to_smuggling():
     unexpected = failed - DEFAULT_ONLY - set(EXPECTED_FAILURES)
     assert not unexpected, "unexpected failures:\n" + _describe(run)
     assert not run.gate_passed
+    for check_id in LF_SMUGGLING:     # the verdict names the delivery the mailbox showed
+        result = next(r for r in run.checks if r.id == check_id)
+        assert any("smuggled message was delivered" in f for f in result.failures), result.failures
+
+
+def test_postfix_defaults_are_vulnerable_to_smuggling_without_pop3():
+    run = _run_without_pop3(_start())
+    verdicts = _verdicts(run)
+    assert len(verdicts) == len(SMUGGLING) >= 11
+    assert not [r.id for r in run.checks if r.status in (Status.ERROR, Status.SKIPPED)], _describe(run)
+    failed = {r.id for r in run.checks if r.status is Status.FAILED}
+    assert failed == DEFAULT_ONLY, _describe(run)
+    for result in run.checks:
+        if result.status is Status.FAILED:
+            assert any("no POP3 endpoint" in f for f in result.failures), result.failures
+    assert not run.gate_passed
 
 
 def test_postfix_with_bare_newline_fix_is_safe_and_passes_the_gate():
-    run = _run(_start("--smuggling-fix"))
+    target = _start("--smuggling-fix")
+    run = _run(target)
     verdicts = _verdicts(run)
     assert not [r.id for r in run.checks if r.status is Status.ERROR], _describe(run)
     for check_id in LF_SMUGGLING:
@@ -128,3 +155,6 @@ def test_postfix_with_bare_newline_fix_is_safe_and_passes_the_gate():
     bad = [r.id for r in pop3_must if r.status not in (Status.PASSED, Status.SKIPPED) and not r.known_deviation]
     assert not bad, _describe(run)
     assert DEFAULT_ONLY.isdisjoint(failed)
+    smtp_only = _run_without_pop3(target)
+    assert all(r.status is Status.PASSED for r in smtp_only.checks), _describe(smtp_only)
+    assert len(smtp_only.checks) == len(SMUGGLING)
