@@ -49,7 +49,7 @@ from harness.load.clients import (
 from harness.load.profile import Profile, UserMix, load_profile
 from harness.load.shapes import compile_stages
 from harness.load.stats import Collector
-from harness.load.verdicts import load_section
+from harness.load.verdicts import load_section, value_text, verdict_line
 from harness.target import Target
 
 __all__ = ["HERE", "LoadOptions", "form_defaults", "locust_command", "run_load"]
@@ -309,8 +309,9 @@ def _print_summary(load: dict[str, Any], out: TextIO, results_path: Path) -> Non
         out.write(f"{name:<16}{p['requests']:>10}{p['failures']:>7}{p['rps']:>10.1f}{p['p50']:>10.2f}"
                   f"{p['p95']:>10.2f}{p['p99']:>10.2f}{p['max']:>10.2f}\n")
         out.writelines(f"    ! {err[:150]}\n" for err in p.get("errors", [])[:2])
-    out.write(f"\n{load['messages_sent']} messages in {load['duration_s']:.1f} s = {load['messages_per_s']:.1f}/s; "
-              f"{load['failures']} failures of {load['requests']} requests\n")
+    out.write(f"\n{load['messages_sent']} messages in {load['duration_s']:.1f} s = {load['messages_per_s']:.1f} msgs/s "
+              f"({load.get('sessions_per_s', 0):.1f} sessions/s); {load['failures']} failures of "
+              f"{load['requests']} requests\n")
     if load["roundtrip"]:
         lat = load["delivery_latency_ms"]
         out.write(f"round trip: {load['messages_verified']} verified, {load['messages_lost']} lost, "
@@ -318,9 +319,9 @@ def _print_summary(load: dict[str, Any], out: TextIO, results_path: Path) -> Non
                   f"delivery p50 {lat['p50']:.1f} / p95 {lat['p95']:.1f} / p99 {lat['p99']:.1f} / "
                   f"max {lat['max']:.1f} ms\n")
     for t in load["thresholds"]:
-        unit = f" {t['unit']}" if t["unit"] else ""
-        out.write(f"  {t['verdict'].upper():<7} {t['name']}: {t['value']}{unit} (limit {t['limit']}{unit})\n")
-    out.write(f"gate: {load['gate'].upper()}\nresults: {results_path}\n"
+        out.write(f"  {t['verdict'].upper():<7} {t['name']}: {value_text(t['value'], t['unit'])} "
+                  f"(limit {value_text(t['limit'], t['unit'])})\n")
+    out.write(f"gate: {load['gate'].upper()} ({verdict_line(load)[1]})\nresults: {results_path}\n"
               f"report: {results_path.with_name('report.html')}\n")
 
 
