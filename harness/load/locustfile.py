@@ -363,10 +363,14 @@ def elapsed() -> float:
     return _STATE["elapsed"] + running
 
 
+SERIES_LAG_S = 4      # with workers, a second is complete once every worker has reported it (every 3 s)
+
+
 def live_section(final: bool = False) -> dict[str, Any]:
     flush_requests()
     COLLECTOR.merge_own()
-    return load_section(PROFILE, COLLECTOR, elapsed(), final=final)
+    until = int(time.time()) - (SERIES_LAG_S if CONFIG.get("workers") else 0)   # the current second is still filling
+    return load_section(PROFILE, COLLECTOR, elapsed(), final=final, until=until)
 
 
 def write_stats() -> None:

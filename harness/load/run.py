@@ -388,7 +388,7 @@ def _run(profile: Profile, target: Target, opts: LoadOptions, out: TextIO, err: 
     processes = max(1, opts.workers)
     config = {"profile": profile.to_json(), "target": target_cfg, "run_id": run_id, "stats_file": str(stats_file),
               "processes": processes, "progress": not opts.quiet, "timeout": opts.timeout, "web": opts.web,
-              "sched": opts.sched}
+              "sched": opts.sched, "workers": opts.workers}
     config_file = out_dir / "load-config.json"
     config_file.write_text(json.dumps(config, indent=2), encoding="utf-8")
     os.chmod(config_file, 0o600)          # it holds the target's passwords

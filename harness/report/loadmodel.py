@@ -30,7 +30,7 @@ from typing import Any
 from harness.report.charts import Chart, column_chart, fmt, hbar_chart, line_chart
 from harness.report.model import clean
 
-__all__ = ["LoadView", "PhaseView", "ThresholdView", "build_load"]
+__all__ = ["LoadView", "PhaseView", "ThresholdView", "build_load", "mail_series_charts"]
 
 _PCT = ("p50", "p95", "p99", "max")
 NOT_MEASURED = "not measured"
@@ -140,7 +140,7 @@ def _time(row: Mapping[str, Any]) -> float | None:
     return next((v for k in ("t", "time", "elapsed_s", "elapsed") if (v := _n(row.get(k))) is not None), None)
 
 
-def _mail_series_charts(rows: list[Mapping[str, Any]]) -> list[Chart]:
+def mail_series_charts(rows: list[Mapping[str, Any]]) -> list[Chart]:
     """Messages/s and sessions/s (and verified/s) over time, and p95 latency per interval per key phase."""
     charts = []
     series = []
@@ -170,7 +170,7 @@ def _series_charts(load: Mapping[str, Any]) -> list[Chart]:
     charts = []
     per_phase = _series_rows(load)
     all_rows = [r for rows in per_phase.values() for r in rows]
-    charts += _mail_series_charts(all_rows)
+    charts += mail_series_charts(all_rows)
     for name, rows in list(per_phase.items())[:6]:
         series = []
         for m in ("p50", "p95", "p99"):
