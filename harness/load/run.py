@@ -182,17 +182,24 @@ class _Processes:
                 os.killpg(proc.pid, sig)
 
     def stop_all(self, grace: float) -> None:
-        for proc in self.procs:
-            self.signal(proc, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for proc in self.procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(max(0.1, deadline - time.monotonic()))
-        for proc in self.procs:
-            if proc.poll() is None:
-                self.signal(proc, signal.SIGKILL)
+        """SIGINT, then SIGTERM, then SIGKILL to each process group that is still running.
+
+        SIGINT first: a headless Locust run waits for its shape in the main
+        greenlet before it installs its SIGTERM handler, so SIGTERM would kill
+        it before it writes its statistics; Ctrl-C (KeyboardInterrupt) stops
+        the shape, fires ``quitting`` (our ``load-stats.json``) and exits, in
+        web mode too. SIGTERM is for a process that ignored that.
+        """
+        for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            running = [proc for proc in self.procs if proc.poll() is None]
+            if not running:
+                return
+            for proc in running:
+                self.signal(proc, sig)
+            deadline = time.monotonic() + wait
+            for proc in running:
                 with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(5)
+                    proc.wait(max(0.1, deadline - time.monotonic()))
 
 
 class _StopSignals:
