@@ -119,7 +119,7 @@ class _Batch:
         self.flush()
         self.fire_event(request_type=rtype, name=name, response_time=ms, response_length=length,
                         exception=exc, context={})
-        COLLECTOR.record(f"{rtype} {name}", int(ms * 1000), str(exc))
+        COLLECTOR.record(f"{rtype} {name}", int(ms * 1000), str(exc), t=time.time())
 
     def flush(self) -> None:
         pending = self.pending
@@ -130,7 +130,7 @@ class _Batch:
         stats = runner.stats if runner is not None else self.environment.stats
         now = time.time()
         for (rtype, name), (times, length) in pending.items():
-            COLLECTOR.record_many(f"{rtype} {name}", [int(ms * 1000) for ms in times])
+            COLLECTOR.record_many(f"{rtype} {name}", [int(ms * 1000) for ms in times], t=now)
             if stats is not None:
                 _log_many(stats, rtype, name, times, length, now)
 
@@ -363,10 +363,14 @@ def elapsed() -> float:
     return _STATE["elapsed"] + running
 
 
+SERIES_LAG_S = 4      # with workers, a second is complete once every worker has reported it (every 3 s)
+
+
 def live_section(final: bool = False) -> dict[str, Any]:
     flush_requests()
     COLLECTOR.merge_own()
-    return load_section(PROFILE, COLLECTOR, elapsed(), final=final)
+    until = int(time.time()) - (SERIES_LAG_S if CONFIG.get("workers") else 0)   # the current second is still filling
+    return load_section(PROFILE, COLLECTOR, elapsed(), final=final, until=until)
 
 
 def write_stats() -> None:
@@ -386,6 +390,8 @@ def _sample_users(environment: Any) -> None:
         users = getattr(environment.runner, "user_count", 0) or 0
         if users > COLLECTOR.counters.get("users_max", 0):
             COLLECTOR.counters["users_max"] = users
+        if users or _STATE["t_start"] is not None:
+            COLLECTOR.series.sample_users(int(time.time()), users)
         gevent.sleep(0.5)
 
 

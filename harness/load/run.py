@@ -11,7 +11,13 @@
    SIGTERM, then SIGKILL of the process group we created.
 5. Read the master's ``load-stats.json`` (merged HDR histograms and ledger),
    drain the mailboxes over POP3 for a round-trip profile, compute the
-   ``load`` section and the threshold verdicts, write ``results.json``.
+   ``load`` section and the threshold verdicts, write ``results.json`` and
+   ``report.html``.
+
+Ctrl-C (SIGINT) and SIGTERM (what a CI timeout sends) end the run the same
+way: the handler only records the signal (``_StopSignals``); the wait loop
+sees it, every Locust process group is stopped (SIGTERM, then SIGKILL), and
+the results and the report are written from what was measured so far.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -40,11 +47,12 @@ from harness.load.clients import (
     smtp_session,
 )
 from harness.load.profile import Profile, UserMix, load_profile
+from harness.load.shapes import compile_stages
 from harness.load.stats import Collector
-from harness.load.verdicts import load_section
+from harness.load.verdicts import load_section, value_text, verdict_line
 from harness.target import Target
 
-__all__ = ["HERE", "LoadOptions", "locust_command", "run_load"]
+__all__ = ["HERE", "LoadOptions", "form_defaults", "locust_command", "run_load"]
 
 HERE = Path(__file__).resolve().parent
 LOCUSTFILE = HERE / "locustfile.py"
@@ -52,6 +60,8 @@ SHAPEFILE = HERE / "locust_shape.py"
 STARTUP_GRACE_S = 30.0
 STOP_GRACE_S = 15.0
 WEB_DEFAULT_S = 600.0
+INTERRUPTED_DRAIN_S = 3.0     # after Ctrl-C/SIGTERM the drain is cut short: the report comes first
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 @dataclass
@@ -109,9 +119,29 @@ def _check_target(profile: Profile, target: Target) -> None:
         raise TargetError("the profile uses SMTP AUTH but the target has no smtp_auth")
 
 
+def form_defaults(profile: Profile, target_cfg: dict[str, Any], processes: int = 1) -> tuple[int, float, str]:
+    """Peak users, the first spawn rate and a host text for Locust's start form (``--users/--spawn-rate/--host``).
+
+    The web UI prefills its form from Locust's parsed options; without them it
+    shows 1 user at 1/s and warns that no host is set. Our users never read
+    the host (they connect to the target's endpoints); it is shown so the
+    operator sees what is under load.
+    """
+    stages = compile_stages(profile.shape, profile.duration, processes)
+    users = max(1, max(s.users for s in stages))
+    rate = next((s.spawn_rate for s in stages if s.users), stages[0].spawn_rate)
+    hosts = [f"{name}://{ep['host']}:{ep['port']}" for name in ("smtp", "pop3")
+             if (ep := target_cfg.get(name)) and (name in profile.kinds() or profile.verify
+                                                 or (name == "smtp" and profile.prefill))]
+    return users, round(float(rate), 3), " ".join(hosts) or "-"
+
+
 def locust_command(config: Path, opts: LoadOptions, role: str, master_port: int | None,
-                   out_dir: Path, headless: bool) -> list[str]:
-    """The Locust command line for ``role`` = local | master | worker (documented in docs/load.md)."""
+                   out_dir: Path, headless: bool, form: tuple[int, float, str] | None = None) -> list[str]:
+    """The Locust command line for ``role`` = local | master | worker (documented in docs/load.md).
+
+    ``form``: (users, spawn rate, host) for the web UI's start form.
+    """
     files = str(LOCUSTFILE) if (role == "worker" or not headless) else f"{LOCUSTFILE},{SHAPEFILE}"
     # --skip-log-setup: Locust's INFO output (its own summary tables) stays off the terminal; our
     # progress lines and the final summary come from the harness. Its warnings still reach stderr.
@@ -123,6 +153,9 @@ def locust_command(config: Path, opts: LoadOptions, role: str, master_port: int 
         cmd += ["--headless"]
     else:
         cmd += ["--web-host", opts.web_host, "--web-port", str(opts.web_port)]
+        if form is not None:
+            users, rate, host = form
+            cmd += ["--users", str(users), "--spawn-rate", f"{rate:g}", "--host", host]
     if role == "master":
         cmd += ["--master", "--master-bind-host", opts.master_bind_host, "--master-bind-port", str(master_port)]
         if headless:
@@ -149,17 +182,65 @@ class _Processes:
                 os.killpg(proc.pid, sig)
 
     def stop_all(self, grace: float) -> None:
-        for proc in self.procs:
-            self.signal(proc, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for proc in self.procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(max(0.1, deadline - time.monotonic()))
-        for proc in self.procs:
-            if proc.poll() is None:
-                self.signal(proc, signal.SIGKILL)
+        """SIGINT, then SIGTERM, then SIGKILL to each process group that is still running.
+
+        SIGINT first: a headless Locust run waits for its shape in the main
+        greenlet before it installs its SIGTERM handler, so SIGTERM would kill
+        it before it writes its statistics; Ctrl-C (KeyboardInterrupt) stops
+        the shape, fires ``quitting`` (our ``load-stats.json``) and exits, in
+        web mode too. SIGTERM is for a process that ignored that.
+        """
+        for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            running = [proc for proc in self.procs if proc.poll() is None]
+            if not running:
+                return
+            for proc in running:
+                self.signal(proc, sig)
+            deadline = time.monotonic() + wait
+            for proc in running:
                 with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(5)
+                    proc.wait(max(0.1, deadline - time.monotonic()))
+
+
+class _StopSignals:
+    """SIGINT and SIGTERM as a flag while the run is on (the previous handlers come back afterwards).
+
+    The handler does nothing but record the first signal, so it cannot
+    interrupt a file write or a half-started process; the loops that wait
+    (``_wait``, ``drain``) look at ``received``.
+    """
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        if self.received is None:
+            self.received = signum
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.write(f"\nmailharness: {signal.Signals(signum).name}: stopping Locust, "
+                                 "then writing results.json and report.html\n")
+
+    def __exit__(self, *_: Any) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def _wait(proc: subprocess.Popen[bytes], bound: float, stop: _StopSignals) -> bool:
+    """Wait up to ``bound`` seconds for ``proc``; False when the time ran out (a stop signal ends it early)."""
+    deadline = time.monotonic() + bound
+    while proc.poll() is None and stop.received is None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(0.2, left))
+    return True
 
 
 def _report_dir(out: Path | None) -> Path:
@@ -235,8 +316,9 @@ def _print_summary(load: dict[str, Any], out: TextIO, results_path: Path) -> Non
         out.write(f"{name:<16}{p['requests']:>10}{p['failures']:>7}{p['rps']:>10.1f}{p['p50']:>10.2f}"
                   f"{p['p95']:>10.2f}{p['p99']:>10.2f}{p['max']:>10.2f}\n")
         out.writelines(f"    ! {err[:150]}\n" for err in p.get("errors", [])[:2])
-    out.write(f"\n{load['messages_sent']} messages in {load['duration_s']:.1f} s = {load['messages_per_s']:.1f}/s; "
-              f"{load['failures']} failures of {load['requests']} requests\n")
+    out.write(f"\n{load['messages_sent']} messages in {load['duration_s']:.1f} s = {load['messages_per_s']:.1f} msgs/s "
+              f"({load.get('sessions_per_s', 0):.1f} sessions/s); {load['failures']} failures of "
+              f"{load['requests']} requests\n")
     if load["roundtrip"]:
         lat = load["delivery_latency_ms"]
         out.write(f"round trip: {load['messages_verified']} verified, {load['messages_lost']} lost, "
@@ -244,18 +326,15 @@ def _print_summary(load: dict[str, Any], out: TextIO, results_path: Path) -> Non
                   f"delivery p50 {lat['p50']:.1f} / p95 {lat['p95']:.1f} / p99 {lat['p99']:.1f} / "
                   f"max {lat['max']:.1f} ms\n")
     for t in load["thresholds"]:
-        unit = f" {t['unit']}" if t["unit"] else ""
-        out.write(f"  {t['verdict'].upper():<7} {t['name']}: {t['value']}{unit} (limit {t['limit']}{unit})\n")
-    out.write(f"gate: {load['gate'].upper()}\nresults: {results_path}\n")
+        out.write(f"  {t['verdict'].upper():<7} {t['name']}: {value_text(t['value'], t['unit'])} "
+                  f"(limit {value_text(t['limit'], t['unit'])})\n")
+    out.write(f"gate: {load['gate'].upper()} ({verdict_line(load)[1]})\nresults: {results_path}\n"
+              f"report: {results_path.with_name('report.html')}\n")
 
 
 def run_load(opts: LoadOptions, out: TextIO | None = None, err: TextIO | None = None) -> int:
     # sys.stdout/stderr as they are now, not when this module was imported (pytest's capture replaces them)
     out, err = out or sys.stdout, err or sys.stderr
-    from harness.report._atomic import atomic_write_bytes
-    from harness.report.jsonout import dumps_json
-    from harness.target import load_target, target_from_mapping
-
     profile = load_profile(opts.profile).with_overrides(users=opts.users, spawn_rate=opts.spawn_rate,
                                                         duration=opts.duration, rate=opts.rate)
     if opts.workers < 0 or (opts.users is not None and opts.users < 0) or opts.timeout <= 0:
@@ -268,6 +347,15 @@ def run_load(opts: LoadOptions, out: TextIO | None = None, err: TextIO | None = 
         return 0
     if opts.defects and opts.target:
         raise ScenarioError("--defect only applies to the embedded server (run without --target)")
+    with _StopSignals() as stop:
+        return _serve_and_run(profile, opts, out, err, stop)
+
+
+def _serve_and_run(profile: Profile, opts: LoadOptions, out: TextIO, err: TextIO, stop: _StopSignals) -> int:
+    from harness.report._atomic import atomic_write_bytes
+    from harness.report.jsonout import dumps_json
+    from harness.target import load_target, target_from_mapping
+
     server = None
     if opts.target:
         target = load_target(opts.target)
@@ -288,14 +376,14 @@ def run_load(opts: LoadOptions, out: TextIO | None = None, err: TextIO | None = 
                       f"POP3 127.0.0.1:{server.pop3_port}\n")
     try:
         _check_target(profile, target)
-        return _run(profile, target, opts, out, err, atomic_write_bytes, dumps_json)
+        return _run(profile, target, opts, out, err, atomic_write_bytes, dumps_json, stop)
     finally:
         if server is not None:
             server.stop()
 
 
 def _run(profile: Profile, target: Target, opts: LoadOptions, out: TextIO, err: TextIO,
-         atomic_write_bytes: Any, dumps_json: Any) -> int:
+         atomic_write_bytes: Any, dumps_json: Any, stop: _StopSignals) -> int:
     started = dt.datetime.now(dt.UTC)
     out_dir = _report_dir(opts.out).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -307,7 +395,7 @@ def _run(profile: Profile, target: Target, opts: LoadOptions, out: TextIO, err: 
     processes = max(1, opts.workers)
     config = {"profile": profile.to_json(), "target": target_cfg, "run_id": run_id, "stats_file": str(stats_file),
               "processes": processes, "progress": not opts.quiet, "timeout": opts.timeout, "web": opts.web,
-              "sched": opts.sched}
+              "sched": opts.sched, "workers": opts.workers}
     config_file = out_dir / "load-config.json"
     config_file.write_text(json.dumps(config, indent=2), encoding="utf-8")
     os.chmod(config_file, 0o600)          # it holds the target's passwords
@@ -326,38 +414,39 @@ def _run(profile: Profile, target: Target, opts: LoadOptions, out: TextIO, err: 
     log = open(out_dir / "locust.log", "wb")  # noqa: SIM115 - closed in the finally below
     procs = _Processes(env, log, opts.quiet)
     master_port = opts.master_port or (_free_port() if opts.workers else None)
-    interrupted = False
+    form = form_defaults(profile, target_cfg, processes)
+    master = None
     t0 = time.monotonic()
     try:
-        role = "master" if opts.workers else "local"
-        master = procs.start(locust_command(config_file, opts, role, master_port, out_dir, headless))
-        for _ in range(opts.workers):
-            procs.start(locust_command(config_file, opts, "worker", master_port, out_dir, headless))
-        if opts.web and not opts.quiet:
-            err.write(f"Locust web UI: http://{opts.web_host}:{opts.web_port}/ (stops after "
-                      f"{opts.duration or WEB_DEFAULT_S:g} s or Ctrl-C)\n")
-        bound = (opts.duration or WEB_DEFAULT_S) if opts.web else profile.duration + STARTUP_GRACE_S
-        try:
-            master.wait(bound)
-        except subprocess.TimeoutExpired:
-            if headless:
+        if stop.received is None:
+            role = "master" if opts.workers else "local"
+            master = procs.start(locust_command(config_file, opts, role, master_port, out_dir, headless, form))
+            for _ in range(opts.workers):
+                procs.start(locust_command(config_file, opts, "worker", master_port, out_dir, headless))
+            if opts.web and not opts.quiet:
+                err.write(f"Locust web UI: http://{opts.web_host}:{opts.web_port}/ (stops after "
+                          f"{opts.duration or WEB_DEFAULT_S:g} s or Ctrl-C)\n")
+            bound = (opts.duration or WEB_DEFAULT_S) if opts.web else profile.duration + STARTUP_GRACE_S
+            if not _wait(master, bound, stop) and headless:
                 err.write(f"mailharness: Locust did not finish within {bound:g} s; stopping it\n")
-        except KeyboardInterrupt:
-            interrupted = True
     finally:
         procs.stop_all(STOP_GRACE_S)
         log.close()
+    interrupted = stop.received
     wall = time.monotonic() - t0
     if not stats_file.exists():
-        err.write(f"mailharness: the Locust process wrote no statistics (exit code {master.returncode}); "
+        code = "not started" if master is None else f"exit code {master.returncode}"
+        err.write(f"mailharness: the Locust process wrote no statistics ({code}); "
                   f"see {out_dir / 'locust.log'}\n")
-        return 1
+        return EXIT_SIGNAL.get(interrupted, 1) if interrupted else 1
 
     collector = Collector.from_json(json.loads(stats_file.read_text(encoding="utf-8")))
     duration = collector.elapsed_s or wall
     drained = None
     if profile.verify:
         wait_s = profile.drain_timeout if profile.drain_timeout is not None else target.delivery_timeout
+        if interrupted:
+            wait_s = min(wait_s, INTERRUPTED_DRAIN_S)
         drained = drain(target_cfg, profile, collector, run_id, opts.timeout, wait_s)
     load = load_section(profile, collector, duration, final=True)
     load["workers"] = opts.workers
@@ -370,7 +459,7 @@ def _run(profile: Profile, target: Target, opts: LoadOptions, out: TextIO, err: 
         load["drain"] = {"messages_retrieved": drained.counters.get("messages_retrieved", 0),
                          "phases": drained.phases(max(duration, 1e-9))}
     if interrupted:
-        load["interrupted"] = True
+        load["interrupted"] = signal.Signals(interrupted).name
     passed = sum(1 for t in load["thresholds"] if t["verdict"] == "passed")
     failed = len(load["thresholds"]) - passed
     document = {
@@ -386,6 +475,8 @@ def _run(profile: Profile, target: Target, opts: LoadOptions, out: TextIO, err: 
     atomic_write_bytes(results, dumps_json(document))
     if opts.json:
         atomic_write_bytes(opts.json, dumps_json(document))
+    from harness.report import write_html
+    write_html(json.loads(dumps_json(document)), out_dir / "report.html")
     if opts.out is None:
         latest = out_dir.parent / "latest"
         with contextlib.suppress(OSError):
@@ -394,5 +485,5 @@ def _run(profile: Profile, target: Target, opts: LoadOptions, out: TextIO, err: 
             latest.symlink_to(out_dir.name)
     _print_summary(load, out, results)
     if interrupted and not opts.web:       # with --web, Ctrl-C is the ordinary way to finish
-        return 130
+        return EXIT_SIGNAL.get(interrupted, 130)
     return 0 if load["gate"] == "passed" else 1

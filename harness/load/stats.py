@@ -15,21 +15,147 @@ sightings wait in ``orphans``. Delivery latency is ``seen - sent`` for the
 first good sighting. Wall-clock times are compared across processes, which
 is only meaningful on one machine or with synchronised clocks.
 
+The ``Series`` keeps the run over time for the charts: per wall-clock second
+the requests, failures, messages (successful ``SMTP DATA``), sessions
+(``connect`` attempts) and, for the key phases (``SERIES_PHASES``), response
+times rounded to two significant digits, so per-interval percentiles cost a
+few dozen counters per second instead of a histogram. Seconds are wall clock
+(one machine, or synchronised clocks), so worker reports that arrive late
+still land in the second they were measured.
+
 Pure Python (hdrhistogram + stdlib): no locust or gevent import.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import Counter, defaultdict
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-__all__ = ["MAX_ERROR_SAMPLES", "Collector", "Ledger", "new_histogram", "summarize"]
+__all__ = ["MAX_ERROR_SAMPLES", "SERIES_PHASES", "Collector", "Ledger", "Series", "new_histogram", "summarize"]
 
 LOWEST_US, HIGHEST_US, DIGITS = 1, 3_600_000_000, 3
 MAX_ERROR_SAMPLES = 5
+SERIES_PHASES = ("SMTP DATA", "POP3 RETR")       # latency over time is kept for these phases
+SERIES_MAX_POINTS = 120
+_INTERVALS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600)
+
+
+def _round2(micros: int) -> int:
+    """Two significant digits (1234 -> 1200): the series' latency buckets, within 5 %."""
+    if micros < 100:
+        return micros
+    e = 10 ** (len(str(micros)) - 2)
+    return round(micros / e) * e
+
+
+def _percentile(counts: dict[int, int], pct: float) -> float | None:
+    total = sum(counts.values())
+    if not total:
+        return None
+    rank, seen = math.ceil(total * pct / 100), 0
+    for value in sorted(counts):
+        seen += counts[value]
+        if seen >= rank:
+            return value / 1000
+    return max(counts) / 1000
+
+
+class Series:
+    """Per-second counts of one run (see the module docstring); ``add`` deltas, ``rows`` for charts."""
+
+    KEYS = ("requests", "failures", "messages", "sessions")
+
+    def __init__(self) -> None:
+        self.counts: dict[int, Counter[str]] = {}
+        self.latency: dict[int, dict[str, Counter[int]]] = {}
+        self.users: dict[int, int] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.counts or self.users)
+
+    def record(self, second: int, phase: str, micros: list[int] | None, failures: int = 0) -> None:
+        """``micros``: the successful requests' times; ``failures``: failed requests of ``phase``."""
+        ok = len(micros) if micros else 0
+        c = self.counts.get(second)
+        if c is None:
+            c = self.counts[second] = Counter()
+        c["requests"] += ok + failures
+        c["failures"] += failures
+        if phase == "SMTP DATA":
+            c["messages"] += ok
+        if phase.endswith(" connect"):
+            c["sessions"] += ok + failures
+        if ok and phase in SERIES_PHASES:
+            lat = self.latency.setdefault(second, {}).setdefault(phase, Counter())
+            lat.update(map(_round2, micros))  # type: ignore[arg-type]
+
+    def sample_users(self, second: int, users: int) -> None:
+        self.users[second] = max(users, self.users.get(second, 0))
+
+    def merge(self, data: dict[str, Any]) -> None:
+        for sec, counts in data.get("counts", {}).items():
+            self.counts.setdefault(int(sec), Counter()).update(counts)
+        for sec, phases in data.get("latency", {}).items():
+            slot = self.latency.setdefault(int(sec), {})
+            for phase, values in phases.items():
+                slot.setdefault(phase, Counter()).update({int(v): n for v, n in values.items()})
+        for sec, users in data.get("users", {}).items():
+            self.sample_users(int(sec), users)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"counts": {str(k): dict(v) for k, v in self.counts.items()},
+                "latency": {str(k): {ph: {str(v): n for v, n in c.items()} for ph, c in v.items()}
+                            for k, v in self.latency.items()},
+                "users": {str(k): v for k, v in self.users.items()}}
+
+    def rows(self, verified_at: list[float] | None = None, until: float | None = None,
+             interval: int | None = None) -> list[dict[str, Any]]:
+        """One row per interval (at most ``SERIES_MAX_POINTS``): rates per second and per-interval percentiles.
+
+        ``t`` is the end of the interval in seconds since the first second with
+        data; ``verified_at``: wall-clock times of verified messages (the
+        ledger); ``until``: leave out seconds at or after it (still filling).
+        """
+        seconds = sorted(set(self.counts) | set(self.users))
+        if until is not None:
+            seconds = [s for s in seconds if s < until]
+        if not seconds:
+            return []
+        first, last = seconds[0], seconds[-1]
+        span = last - first + 1
+        step = interval or next((i for i in _INTERVALS if span / i <= SERIES_MAX_POINTS), _INTERVALS[-1])
+        verified: Counter[int] = Counter(int(t) for t in verified_at or ())
+        phases = [p for p in SERIES_PHASES if any(p in v for v in self.latency.values())]
+        rows = []
+        for start in range(first, last + 1, step):
+            width = min(step, last + 1 - start)
+            secs = range(start, start + width)
+            c: Counter[str] = Counter()
+            for sec in secs:
+                c.update(self.counts.get(sec, {}))
+            row: dict[str, Any] = {"t": float(start - first + width), "interval_s": width,
+                                   "rps": round(c["requests"] / width, 2), "failures": c["failures"],
+                                   "messages_per_s": round(c["messages"] / width, 2),
+                                   "sessions_per_s": round(c["sessions"] / width, 2)}
+            users = [self.users[s] for s in secs if s in self.users]
+            if users:
+                row["users"] = max(users)
+            if verified_at is not None:
+                row["verified_per_s"] = round(sum(verified[s] for s in secs) / width, 2)
+            for phase in phases:
+                counts: Counter[int] = Counter()
+                for sec in secs:
+                    counts.update(self.latency.get(sec, {}).get(phase, {}))
+                if counts:
+                    row.setdefault("latency", {})[phase] = {
+                        "p50": _percentile(counts, 50), "p95": _percentile(counts, 95),
+                        "p99": _percentile(counts, 99)}
+            rows.append(row)
+        return rows
 
 
 def new_histogram() -> HdrHistogram:
@@ -131,6 +257,7 @@ class Collector:
         self.errors: dict[str, list[str]] = defaultdict(list)
         self.counters: dict[str, int] = defaultdict(int)
         self.ledger = Ledger()
+        self.series = Series()
         self.elapsed_s = 0.0
 
     def _reset_delta(self) -> None:
@@ -143,10 +270,14 @@ class Collector:
         self._d_sent: list[tuple[str, float, str]] = []
         self._d_seen: list[tuple[str, float, str | None]] = []
         self._d_unidentified = 0
+        self._d_series = Series()
 
     # -- recording (any process) ---------------------------------------------------------
 
-    def record(self, phase: str, micros: int, error: str | None = None) -> None:
+    def record(self, phase: str, micros: int, error: str | None = None, t: float | None = None) -> None:
+        """One request; with ``t`` (wall clock) it also goes into the series."""
+        if t is not None:
+            self._d_series.record(int(t), phase, None if error else [micros], 1 if error else 0)
         self._d_req[phase] += 1
         if error is None:
             h = self._d_hist.get(phase)
@@ -158,14 +289,17 @@ class Collector:
             if len(self._d_err[phase]) < MAX_ERROR_SAMPLES:
                 self._d_err[phase].append(error[:300])
 
-    def record_many(self, phase: str, micros: list[int]) -> None:
+    def record_many(self, phase: str, micros: list[int], t: float | None = None) -> None:
         """Successful requests in bulk: counted now at C speed, folded into the histogram at ``flush``.
 
         The same histogram as ``record`` per value: ``_fold`` puts each value's
-        count into the bucket a single ``record`` would use.
+        count into the bucket a single ``record`` would use. With ``t`` (wall
+        clock) they also go into the series.
         """
         if not micros:
             return
+        if t is not None:
+            self._d_series.record(int(t), phase, micros)
         self._d_req[phase] += len(micros)
         pending = self._d_pending.get(phase)
         if pending is None:
@@ -216,6 +350,8 @@ class Collector:
                 "counters": dict(self._d_count), "sent": self._d_sent, "seen": self._d_seen,
                 "unidentified": self._d_unidentified,
             }
+            if self._d_series:
+                payload["series"] = self._d_series.to_json()
             self._reset_delta()
         return payload
 
@@ -240,6 +376,8 @@ class Collector:
             for mid, t, digest in payload.get("seen", ()):
                 self.ledger.add_seen(mid, t, digest)
             self.ledger.unidentified += payload.get("unidentified", 0)
+            if payload.get("series"):
+                self.series.merge(payload["series"])
 
     def merge_own(self) -> None:
         self.merge(self.flush())
@@ -261,12 +399,13 @@ class Collector:
     def to_json(self) -> dict[str, Any]:
         return {"hist": {k: h.encode().decode("ascii") for k, h in self.hist.items()},
                 "requests": dict(self.requests), "failures": dict(self.failures), "errors": dict(self.errors),
-                "counters": dict(self.counters), "ledger": self.ledger.to_json(), "elapsed_s": self.elapsed_s}
+                "counters": dict(self.counters), "ledger": self.ledger.to_json(), "elapsed_s": self.elapsed_s,
+                "series": self.series.to_json()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Collector:
         c = cls()
-        c.merge({k: data[k] for k in ("hist", "requests", "failures", "errors", "counters")})
+        c.merge({k: data[k] for k in ("hist", "requests", "failures", "errors", "counters", "series") if k in data})
         c.ledger = Ledger.from_json(data["ledger"])
         c.elapsed_s = data.get("elapsed_s", 0.0)
         return c

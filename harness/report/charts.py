@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 __all__ = ["Chart", "hbar_chart", "line_chart", "column_chart", "SERIES", "nice_max", "fmt"]
 
 # The only CSS classes a chart element may carry (colours in the template's CSS).
-SERIES = ("p50", "p95", "p99", "max", "rps", "users", "fail", "ok", "bar")
+SERIES = ("p50", "p95", "p99", "max", "rps", "users", "fail", "ok", "bar", "msgs", "sess", "verif")
 
 
 def nice_max(value: float) -> float:

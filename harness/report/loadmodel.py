@@ -6,8 +6,14 @@ The shape (docs/results.md; written by ``mailharness load``)::
      "phases": {name: {"requests", "failures", "rps", "p50", "p95", "p99", "max"}},
      "messages_verified", "messages_lost",
      "delivery_latency_ms": {"p50", "p95", "p99", "max", "histogram": [{"le": ms, "count": n}]},
-     "thresholds": [{"name", "value", "limit", "verdict"}],
-     "series": [{"t": s, "phase"?, "users", "rps", "failures", "p50", "p95", "p99"}]}
+     "thresholds": [{"name", "value", "limit", "unit", "verdict"}],
+     "series": [{"t": s, "interval_s", "users", "rps", "failures", "messages_per_s", "sessions_per_s",
+                 "verified_per_s"?, "latency": {phase: {"p50", "p95", "p99"}}}]}
+
+Older or hand-made series rows may carry ``phase`` and flat ``p50/p95/p99``.
+A threshold's ``unit`` (ms, msgs/s, ratio, messages, sessions) is shown with
+its value and limit (a ratio as a percentage). ``null`` round-trip figures
+(a profile that does not verify) show as "not measured", never as 0.
 
 Every key is optional and every value may be malformed (a hand-edited or an
 older file): a missing number shows as "-" and a chart without data is left
@@ -24,9 +30,11 @@ from typing import Any
 from harness.report.charts import Chart, column_chart, fmt, hbar_chart, line_chart
 from harness.report.model import clean
 
-__all__ = ["LoadView", "PhaseView", "ThresholdView", "build_load"]
+__all__ = ["LoadView", "PhaseView", "ThresholdView", "build_load", "mail_series_charts"]
 
 _PCT = ("p50", "p95", "p99", "max")
+NOT_MEASURED = "not measured"
+_LATENCY_CLASSES = ("p95", "p99", "max", "p50")      # one colour per phase in the latency-per-interval chart
 
 
 def _n(value: object) -> float | None:
@@ -71,15 +79,35 @@ class ThresholdView:
 
 @dataclass(frozen=True, slots=True)
 class LoadView:
-    tiles: tuple[tuple[str, str, str], ...]     # (label, value, "bad"|"")
+    tiles: tuple[tuple[str, str, str], ...]     # (label, value, "bad"|"na"|""); na: not measured
     phases: tuple[PhaseView, ...]
     thresholds: tuple[ThresholdView, ...]
     charts: tuple[Chart, ...]
     delivery: tuple[tuple[str, str], ...]       # (percentile, value text)
+    interrupted: str = ""                       # the signal that stopped the run early (SIGINT, SIGTERM)
 
     @property
     def failed_thresholds(self) -> tuple[ThresholdView, ...]:
         return tuple(t for t in self.thresholds if t.verdict == "failed")
+
+
+def _with_unit(value: object, unit: str) -> str:
+    """A threshold's value or limit with its unit; a ratio as a percentage; ``None`` is "not measured"."""
+    if value is None:
+        return NOT_MEASURED
+    num = _n(value) if not isinstance(value, str) else None
+    if num is None:
+        return clean(value) or "-"
+    if unit == "ratio":
+        num, unit = num * 100, "%"
+    text = f"{num:.3f}".rstrip("0").rstrip(".")
+    return f"{text} {unit}".rstrip()
+
+
+def _interrupted(value: object) -> str:
+    if value is True:
+        return "interrupted"
+    return clean(value)[:20] if isinstance(value, str) else ""
 
 
 def _verdict(value: object) -> tuple[str, str]:
@@ -112,9 +140,37 @@ def _time(row: Mapping[str, Any]) -> float | None:
     return next((v for k in ("t", "time", "elapsed_s", "elapsed") if (v := _n(row.get(k))) is not None), None)
 
 
+def mail_series_charts(rows: list[Mapping[str, Any]]) -> list[Chart]:
+    """Messages/s and sessions/s (and verified/s) over time, and p95 latency per interval per key phase."""
+    charts = []
+    series = []
+    for key, cls, label in (("messages_per_s", "msgs", "messages/s"), ("sessions_per_s", "sess", "sessions/s"),
+                            ("verified_per_s", "verif", "verified/s")):
+        pts = [(t, v) for r in rows if (t := _time(r)) is not None and (v := _n(r.get(key))) is not None]
+        if pts:
+            series.append((cls, label, sorted(pts)))
+    if series:
+        charts.append(line_chart("Messages and sessions per second over time", series, y_unit="/s"))
+    phases: dict[str, list[tuple[float, float]]] = {}
+    for r in rows:
+        lat, t = r.get("latency"), _time(r)
+        if not isinstance(lat, Mapping) or t is None:
+            continue
+        for phase, pct in lat.items():
+            if isinstance(pct, Mapping) and (v := _n(pct.get("p95"))) is not None:
+                phases.setdefault(clean(phase), []).append((t, v))
+    if phases:
+        lines = [(_LATENCY_CLASSES[i % len(_LATENCY_CLASSES)], f"{name} p95", sorted(pts))
+                 for i, (name, pts) in enumerate(list(phases.items())[:4])]
+        charts.append(line_chart("p95 latency per interval", lines))
+    return charts
+
+
 def _series_charts(load: Mapping[str, Any]) -> list[Chart]:
     charts = []
     per_phase = _series_rows(load)
+    all_rows = [r for rows in per_phase.values() for r in rows]
+    charts += mail_series_charts(all_rows)
     for name, rows in list(per_phase.items())[:6]:
         series = []
         for m in ("p50", "p95", "p99"):
@@ -124,7 +180,6 @@ def _series_charts(load: Mapping[str, Any]) -> list[Chart]:
         if series:
             title = "Latency over time" + ("" if name == "all" and len(per_phase) == 1 else f": {name}")
             charts.append(line_chart(title, series))
-    all_rows = [r for rows in per_phase.values() for r in rows]
     series = []
     for key, cls, label in (("rps", "rps", "requests/s"), ("users", "users", "users"),
                             ("failures", "fail", "failures")):
@@ -175,8 +230,9 @@ def build_load(load: Mapping[str, Any]) -> LoadView:
     for t in load.get("thresholds") or []:
         if isinstance(t, Mapping):
             verdict, text = _verdict(t.get("verdict", t.get("passed")))
-            thresholds.append(ThresholdView(clean(t.get("name", "")) or "-", clean(t.get("value", "-")),
-                                            clean(t.get("limit", "-")), verdict, text))
+            unit = clean(t.get("unit", "")) if isinstance(t.get("unit"), str) else ""
+            thresholds.append(ThresholdView(clean(t.get("name", "")) or "-", _with_unit(t.get("value", "-"), unit),
+                                            _with_unit(t.get("limit", "-"), unit), verdict, text))
 
     delivery_raw = load.get("delivery_latency_ms") if isinstance(load.get("delivery_latency_ms"), Mapping) else {}
     delivery = tuple((m, _t(_n(delivery_raw.get(m)), "ms")) for m in _PCT if m in delivery_raw)
@@ -195,15 +251,25 @@ def build_load(load: Mapping[str, Any]) -> LoadView:
     sent, lost = _n(load.get("messages_sent")), _n(load.get("messages_lost"))
     failures = _n(load.get("failures"))
     users = _n(load.get("users", load.get("users_max", load.get("max_users"))))
+    # A profile without roundtrip.verify measures no verified/lost messages: say so instead of "0".
+    measured = load.get("roundtrip") is not False and load.get("messages_verified") is not None
+
+    def rt(text: str) -> str:
+        return text if measured else NOT_MEASURED
+
     tiles = [
         ("duration", _t(_n(load.get("duration_s")), "s"), ""),
         ("users", _t(users), ""),
         ("messages sent", _t(sent), ""),
         ("messages/s", _t(_n(load.get("messages_per_s")), digits=2), ""),
+        ("sessions/s", _t(_n(load.get("sessions_per_s")), digits=2), ""),
         ("failures", _t(failures), "bad" if failures else ""),
-        ("verified", _t(_n(load.get("messages_verified"))), ""),
-        ("lost", _t(lost), "bad" if lost else ""),
-        ("delivery p95", _t(_n(delivery_raw.get("p95")), "ms"), ""),
+        ("verified", rt(_t(_n(load.get("messages_verified")))), "" if measured else "na"),
+        ("lost", rt(_t(lost)), ("bad" if lost else "") if measured else "na"),
+        ("delivery p95", rt(_t(_n(delivery_raw.get("p95")), "ms")), "" if measured else "na"),
     ]
+    if "roundtrip" not in load and not measured:
+        tiles = [t for t in tiles if t[2] != "na"]     # an older or hand-made file: leave out what it lacks
     return LoadView(tiles=tuple(t for t in tiles if t[1] != "-"), phases=tuple(phases),
-                    thresholds=tuple(thresholds), charts=tuple(charts), delivery=delivery)
+                    thresholds=tuple(thresholds), charts=tuple(charts), delivery=delivery,
+                    interrupted=_interrupted(load.get("interrupted")))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 from tests.load.conftest import PROFILES, REPO
 
 CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = REPO / "reports" / "test-artifacts"      # git-ignored; screenshots for a human
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 
@@ -43,6 +45,7 @@ def _wait_http(url: str, deadline: float) -> None:
 
 def test_web_ui_swarm_shows_smtp_rows_and_mail_verdicts(tmp_path: Path) -> None:
     playwright = pytest.importorskip("playwright.sync_api")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     out = tmp_path / "out"
     cli = subprocess.Popen([sys.executable, "-m", "harness", "load", str(PROFILES / "quick-pass.yaml"), "--web",
@@ -58,9 +61,14 @@ def test_web_ui_swarm_shows_smtp_rows_and_mail_verdicts(tmp_path: Path) -> None:
             try:
                 page = context.new_page()
                 page.goto(base + "/")
-                page.fill("input[name=userCount]", "3")
-                page.fill("input[name=spawnRate]", "3")
-                page.click("button[type=submit]")
+                # The start form carries the profile's shape (quick-pass: 4 users at 4/s) and the target.
+                page.wait_for_selector("input[name=userCount]")
+                assert page.input_value("input[name=userCount]") == "4"
+                assert page.input_value("input[name=spawnRate]") == "4"
+                assert re.fullmatch(r"smtp://127\.0\.0\.1:\d+", page.input_value("input[name=host]"))
+                assert "no host" not in page.content().lower()
+                page.screenshot(path=str(ARTIFACTS / "webui-form.png"))
+                page.click("button[type=submit]")          # the prefilled values as they are
                 table = page.locator("table").first
                 table.get_by_text("DATA", exact=True).wait_for(timeout=20_000)
                 text = table.inner_text()
@@ -68,7 +76,21 @@ def test_web_ui_swarm_shows_smtp_rows_and_mail_verdicts(tmp_path: Path) -> None:
                 page.get_by_role("tab", name="Mail verdicts").click()
                 page.get_by_text("messages sent").wait_for(timeout=10_000)
                 page.get_by_text("SMTP DATA p99").wait_for(timeout=10_000)
-                assert "PASSED" in page.locator("table").first.inner_text()
+                tab = page.locator("table").first.inner_text()
+                assert "PASSED" in tab and "VERDICT" in tab and "msgs/s" in tab and "sessions/s" in tab
+                # the panel above the table: the verdict in colour, messages/s, the charts over time
+                verdict = page.locator("#mh-verdict")
+                verdict.wait_for(timeout=10_000)
+                assert verdict.inner_text().startswith(("PASSED", "RUNNING"))
+                assert verdict.evaluate("e => getComputedStyle(e).backgroundColor") in (
+                    "rgb(26, 127, 55)", "rgb(154, 103, 0)")
+                page.wait_for_function("() => document.querySelectorAll('#mailharness-panel polyline').length >= 2",
+                                       timeout=15_000)
+                assert float(page.inner_text("#mh-messages-per-s")) > 0
+                assert "Messages and sessions per second" in page.inner_text("#mailharness-panel")
+                cell = page.locator("td", has_text=re.compile("^PASSED$")).first
+                assert cell.evaluate("e => getComputedStyle(e).color") == "rgb(26, 127, 55)"
+                page.screenshot(path=str(ARTIFACTS / "webui-mail-verdicts.png"), full_page=True)
             finally:
                 context.close()
         live = json.loads(urllib.request.urlopen(base + "/mailharness/load", timeout=5).read())
@@ -84,3 +106,4 @@ def test_web_ui_swarm_shows_smtp_rows_and_mail_verdicts(tmp_path: Path) -> None:
     assert cli.returncode == 0, output
     data = json.loads((out / "results.json").read_text())
     assert data["load"]["messages_sent"] > 0 and data["load"]["gate"] == "passed"
+    assert data["load"]["interrupted"] == "SIGINT" and (out / "report.html").exists()
