@@ -79,7 +79,7 @@ def _smuggle(ctx: CheckContext, step: Step) -> None:
     payload = (dot_stuff(outer.data).removesuffix(b"\r\n") + end
                + f"MAIL FROM:<{sender}>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n".encode()
                + dot_stuff(inner.data) + b".\r\n")
-    conn.send(payload, note=f"smuggling probe, fake end {spec['end']!r}")
+    conn.send(payload, note=f"smuggling probe, fake end {shown(spec['end'])}")
     settle = parse_duration(spec.get("settle", 1.0))
     ctx.vars["smuggle_first_code"] = ""
     try:

@@ -115,8 +115,11 @@ def test_banner_says_why_the_gate_failed(run, tmp_path):
     html = _page(run, tmp_path)
     banner = html[html.index('<header class="banner'):html.index("</header>")]
     assert 'class="banner g-failed"' in banner and "Gate failed" in banner
-    assert "2 checks at MUST failed: smtp.rcpt-before-mail, smtp.data-timeout" in banner
-    assert "<b>7</b> checks" in banner and "<b>3</b> failed" in banner and "<b>1</b> errors" in banner
+    # failed and could-not-be-judged are told apart, and every id is a link to its card
+    assert '1 check at MUST failed: <a href="#c-1">smtp.rcpt-before-mail</a>' in banner
+    assert '1 check at MUST could not be judged (error): <a href="#c-3">smtp.data-timeout</a>' in banner
+    assert "<b>7</b> checks" in banner and "<b>3</b> failed" in banner
+    assert "<b>1</b> could not be judged (error)" in banner
     assert "<b>2</b> not gated" in banner and "<b>1</b> known deviations" in banner
     assert "host=127.0.0.1, port=2525, tls=none" in html and "password=***" in html
 
@@ -247,9 +250,9 @@ def test_causes_lead_the_report(tmp_path):
     causes = html.index('id="causes"')
     assert causes < html.index('id="failures"')
     assert "preflight: SMTP 127.0.0.1:25: FAILED (timeout): greeting: no complete reply within 10 s" in text
-    assert "5 checks could not run (timeout): preflight: SMTP 127.0.0.1:25" in text
+    assert "5 checks could not be judged (timeout): preflight: SMTP 127.0.0.1:25" in text
     # the banner names the shared cause too
-    assert html.index("5 checks could not run") < causes
+    assert html.index("5 checks could not be judged") < causes
     # skips grouped by reason, and security checks that did not run called out
     assert re.search(r"<td class=\"num\">3</td><td>the target has no pop3 section</td>", html)
     assert "3 SECURITY checks did not run" in text
