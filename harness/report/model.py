@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.report.evidence import broke_index, fold_repeats, judged
 from harness.results import RunResult
 from harness.rootcause import (SERVER, SETUP, SEVERITY, Cause, all_causes, group_causes, kind_of, preflight_lines,
                                unjudged_security)
@@ -104,6 +105,7 @@ class LineView:
     delta_ms: float | None = None            # server reply: time since the previous client line
     broke: bool = False                      # the reply (or event) that made the check fail
     elided: int = 0                          # characters of text not shown
+    repeat: int = 0                          # a fold marker: the exchange above was repeated this often
 
     def timed(self) -> str:
         """The line with its offset from check start, for plain-text views (JUnit)."""
@@ -142,6 +144,7 @@ class CheckView:
     quote: str = ""                      # the RFC sentence that binds the server, verbatim
     suite_index: int = 0                 # for CSS filter classes (never the suite text itself)
     transcript_elided: int = 0           # entries not shown in HTML
+    judged: tuple[str, ...] = ()         # what the check judged: the reply and its command, or the mailbox
 
     @property
     def needs_detail(self) -> bool:
@@ -364,19 +367,10 @@ def _bounded(wire: tuple[tuple[str, str], ...], limit: int) -> tuple[tuple[str, 
     return wire[:head] + (gap,) + wire[-tail:]
 
 
-def _reply_hints(failures: tuple[str, ...], message: str) -> list[str]:
-    # The runner quotes the offending reply: "... (reply: '250 2.1.5 OK')".
-    hints = []
-    for text in (*failures, message):
-        for m in re.finditer(r"\(reply: '(.{1,200}?)'\)", text):
-            hints.append(m.group(1)[:60])
-    return hints
-
-
 def _lines(entries: object, status: str, failures: tuple[str, ...], message: str
-           ) -> tuple[tuple[LineView, ...], int]:
+           ) -> tuple[tuple[LineView, ...], int, tuple[str, ...]]:
     if not isinstance(entries, list):
-        return (), 0
+        return (), 0, ()
     rows = [e if isinstance(e, Mapping) else {"dir": "*", "text": e} for e in entries]
     problem = status in ATTENTION_STATUSES
     elided = max(0, len(rows) - _LINES_MAX[problem])
@@ -408,37 +402,11 @@ def _lines(entries: object, status: str, failures: tuple[str, ...], message: str
         built.append(dict(t=t, conn=conn, dir=direction, text=text, note=note, line=head,
                           wire=_bounded(_wire(text), _WIRE_MAX[problem]) if direction != "*" else (),
                           delta_ms=delta, elided=cut))
-    if problem and built:
-        index = _broke_index(built, status, _reply_hints(failures, message),
-                             _about_mailbox(failures, message))
-        if index is not None:
-            built[index]["broke"] = True
-    return tuple(LineView(**b) for b in built), elided
-
-
-_MAILBOX_VERDICT = re.compile(r"mailbox|was delivered to|retrieved message|LIST gives")
-
-
-def _about_mailbox(failures: tuple[str, ...], message: str) -> bool:
-    return any(_MAILBOX_VERDICT.search(text) for text in (*failures, message))
-
-
-def _broke_index(rows: list[dict[str, Any]], status: str, hints: list[str],
-                 mailbox_verdict: bool = False) -> int | None:
-    """The entry that broke the check: the quoted reply, else the last reply (failed) or entry (error).
-
-    A verdict about a mailbox (a message missing, smuggled in, or altered) was
-    not caused by one reply: nothing is marked then.
-    """
-    replies = [i for i, r in enumerate(rows) if r["dir"] == "S"]
-    for hint in hints:
-        for i in reversed(replies):
-            if rows[i]["text"].startswith(hint[:40]):
-                return i
-    if status == "failed":
-        return None if mailbox_verdict or not replies else replies[-1]
-    events = [i for i, r in enumerate(rows) if r["dir"] != "C"]
-    return events[-1] if events else len(rows) - 1
+    index = broke_index(built, status, failures, message) if problem and built else None
+    if index is not None:
+        built[index]["broke"] = True
+    said = judged(built, status, failures, message, index) if problem or status == "passed" else ()
+    return tuple(LineView(**b) for b in fold_repeats(built)), elided, said
 
 
 # -- checks -------------------------------------------------------------------------------------
@@ -468,7 +436,7 @@ def _check_view(index: int, data: Mapping[str, Any], run: str = "", link_base: P
     verdict = status if gated or status not in ATTENTION_STATUSES else f"{status}-not-gated"
     failures = _texts(data.get("failures"))
     message = clean(data.get("message", ""))
-    transcript, elided = _lines(data.get("transcript"), status, failures, message)
+    transcript, elided, said = _lines(data.get("transcript"), status, failures, message)
     baseline = data.get("baseline_status")
     return CheckView(
         index=index,
@@ -494,6 +462,7 @@ def _check_view(index: int, data: Mapping[str, Any], run: str = "", link_base: P
         pcap=_pcap_link(data.get("pcap"), link_base, out_dir),
         run=run,
         transcript_elided=elided,
+        judged=said,
     )
 
 
