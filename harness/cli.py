@@ -358,6 +358,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"baseline {clean(str(args.baseline))}: {len(b.regressions)} regressions, "
               f"{len(b.still_failing)} still failing, {len(b.fixed)} fixed, "
               f"{len(b.latency_regressions)} latency percentiles grew")
+        if b.target_warning:
+            print(f"warning: {b.target_warning}")
     for reason in report.gate_reasons:
         print(f"  {reason}")            # already clean(): model text is terminal-safe
     print(f"gate: {report.summary['gate'].upper()}")
