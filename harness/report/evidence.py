@@ -178,6 +178,8 @@ def judged(rows: Sequence[Row], status: str, failures: Sequence[str], message: s
     if broke is not None and rows[broke]["dir"] == "S":
         cmd = _command_before(rows, broke)
         answered = f" to {_first_line(rows[cmd]['text'])}" if cmd is not None else " (the greeting)"
+        if cmd is not None and not re.match(r"[A-Za-z]{3,10}(\s|\\r|$)", rows[cmd]["text"]):
+            answered = " to the message data (the end of DATA)"      # the client line was a message body
         return (f"The reply{answered}: {_first_line(rows[broke]['text'])}",)
     if about_mailbox(failures, message):
         return ("The mailbox: the retrieved message (see What went wrong).",)

@@ -545,7 +545,8 @@ def build_report(source: RunResult | Mapping[str, Any] | Sequence[RunResult | Ma
         shown = sorted(group, key=lambda c: (SEVERITY.index(c.level) if c.level in SEVERITY else 9, c.index))[:8]
         reasons.append(f"{text}: " + ", ".join(c.id for c in shown) + (" …" if len(group) > 8 else ""))
         lines.append(GateLine(text, tuple((c.id, c.index) for c in shown), len(group) - len(shown), kind))
-    for cause in all_causes(gated)[:3]:
+    gated_ids = {c.id for c in gated}
+    for cause in [c for c in all_causes(checks) if gated_ids.intersection(c.ids)][:3]:
         if cause.count >= 3:
             reasons.append(cause.headline())
             lines.append(GateLine(cause.headline() + (f" — {cause.fix}" if cause.fix else ""), kind="cause"))

@@ -71,3 +71,12 @@ def test_a_repeated_poll_is_folded_once_with_its_count():
     assert check.judged == ("The mailbox: message 'm' was not in alice's mailbox within 10 s.",)
     assert check.broke_line is None                   # a missing message is not one reply's fault
     assert "×14" in render_html(report)
+
+
+def test_a_reply_to_the_message_data_is_named_so():
+    data = {"tool": "mailharness", "checks": [{
+        "id": "smtp.y", "level": "MUST", "status": "failed", "gated": True,
+        "failures": ["expected code 250, got 550 (reply: '550 no')"],
+        "transcript": [_t("smtp", "C", "DATA\\r\\n"), _t("smtp", "S", "354 go\\r\\n"),
+                       _t("smtp", "C", "Subject: x\\r\\n\\r\\nbody\\r\\n.\\r\\n"), _t("smtp", "S", "550 no\\r\\n")]}]}
+    assert build_report(data).checks[0].judged == ("The reply to the message data (the end of DATA): 550 no",)
