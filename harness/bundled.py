@@ -15,11 +15,29 @@ from pathlib import Path
 
 from harness.errors import ScenarioError
 
-__all__ = ["find_profiles", "profile_names", "resolve_profile", "scenario_paths"]
+__all__ = ["find_profiles", "profile_names", "resolve_profile", "scenario_paths", "display_path"]
 
 PACKAGE = Path(__file__).resolve().parent
 INSTALLED = PACKAGE / "bundled_scenarios"      # in a wheel / non-editable install
 CHECKOUT = PACKAGE.parent / "scenarios"         # in the source tree
+
+
+def display_path(path: str | Path) -> str:
+    """A scenario path as reports show it: ``scenarios/...`` for a bundled suite, else relative to the
+    working folder when below it, else as given (never absolute to the machine that ran, if avoidable)."""
+    text = str(path)
+    p = Path(text)
+    if not p.is_absolute():
+        return text
+    for root in (INSTALLED, CHECKOUT):
+        try:
+            return "scenarios/" + p.resolve().relative_to(root).as_posix()
+        except (ValueError, OSError):
+            continue
+    try:
+        return p.relative_to(Path.cwd()).as_posix()
+    except (ValueError, OSError):
+        return text
 
 
 def scenario_paths() -> list[Path]:

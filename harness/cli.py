@@ -13,9 +13,9 @@ from typing import Sequence, TextIO
 from harness import __version__
 from harness.errors import ScenarioError
 from harness.report.model import clean
-from harness.results import LEVELS, CheckResult, RunResult, Status
-from harness.rootcause import group_causes, unjudged_for_want_of_a_mailbox, unjudged_security
+from harness.results import LEVELS
 from harness.session import Limits
+from harness.terminal import Progress, Style, color_enabled, write_summary
 
 __all__ = ["main", "default_scenario_paths"]
 
@@ -37,33 +37,59 @@ def _levels(value: str) -> tuple[str, ...]:
     return levels
 
 
+EXIT_CODES = """exit codes:
+  0  the gate passed (for load: every threshold passed)
+  1  the gate failed: a check at a --fail-on level failed or could not be judged, or a load threshold was crossed
+  2  bad input or a setup problem: a scenario, target, profile or results file is invalid, an option is wrong
+     (nothing was run), or a check could not run because of its scenario or a harness bug (not the server)
+  130  interrupted (Ctrl-C)"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mailharness", description="Conformance and load harness for SMTP/POP3 servers.")
+    p = argparse.ArgumentParser(prog="mailharness", description="Conformance and load harness for SMTP/POP3 servers.",
+                                epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"mailharness {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run conformance checks against a target (default: the embedded server)")
+    run = sub.add_parser("run", help="run conformance checks against a target (default: the embedded server)",
+                         description="Run conformance checks against a target (default: the embedded reference "
+                                     "server) and write results.json, junit.xml and report.html.",
+                         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("paths", nargs="*", type=Path, help="scenario files or folders (default: bundled scenarios/)")
-    run.add_argument("--target", type=Path, help="target file (YAML)")
-    run.add_argument("--smtp", metavar="HOST:PORT")
-    run.add_argument("--pop3", metavar="HOST:PORT")
-    run.add_argument("--user", action="append", metavar="LOGIN:PASSWORD[:ADDRESS]")
-    run.add_argument("--tls", choices=["none", "starttls", "implicit"])
+    run.add_argument("--target", type=Path, metavar="FILE",
+                     help="target file (YAML: endpoints, users, delivery; docs/target-file.md); without it and "
+                          "without --smtp/--pop3 the embedded reference server is started")
+    run.add_argument("--smtp", metavar="HOST:PORT",
+                     help="the SMTP server to test; overrides the target file's smtp endpoint")
+    run.add_argument("--pop3", metavar="HOST:PORT",
+                     help="the POP3 server to test; overrides the target file's pop3 endpoint (without one, "
+                          "POP3 and round-trip checks are skipped)")
+    run.add_argument("--user", action="append", metavar="LOGIN:PASSWORD[:ADDRESS]",
+                     help="a mailbox (repeatable); replaces the target file's users; ADDRESS defaults to "
+                          "LOGIN@domain")
+    run.add_argument("--tls", choices=["none", "starttls", "implicit"],
+                     help="how --smtp/--pop3 speak TLS: none (plain), starttls (STARTTLS/STLS before "
+                          "anything else) or implicit (TLS from the first byte)")
+    run.add_argument("--color", choices=["auto", "always", "never"], default="auto",
+                     help="colour in the terminal output: auto (default: only on a terminal, and not when "
+                          "NO_COLOR is set), always, never")
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="select checks by id/title words (and/or/not)")
-    run.add_argument("--tag", action="append", default=[], help="select checks by tag or suite")
-    run.add_argument("--level", type=_levels, default=(), help="only these levels, e.g. MUST,SECURITY")
-    run.add_argument("--fail-on", type=_levels, default=("MUST", "SECURITY"),
-                     help="levels whose failures fail the gate (default: must,security)")
-    run.add_argument("--jobs", type=int, default=8, help="checks run in parallel (default 8)")
-    run.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for one reply (default 10)")
-    run.add_argument("--out", type=Path, help="report folder (default reports/<UTC timestamp>/)")
-    run.add_argument("--json", type=Path, help="also write results.json here")
-    run.add_argument("--junit", type=Path, help="also write junit.xml here")
-    run.add_argument("--html", type=Path, help="also write the HTML report here")
+    run.add_argument("--tag", action="append", default=[], help="select checks by tag or suite (repeatable)")
+    run.add_argument("--level", type=_levels, default=(), metavar="LEVELS",
+                     help="only these levels, comma-separated in any case: MUST, SHOULD, MAY, SECURITY, POLICY")
+    run.add_argument("--fail-on", type=_levels, default=("MUST", "SECURITY"), metavar="LEVELS",
+                     help="levels whose failures and errors fail the gate, comma-separated in any case "
+                          "(default: MUST,SECURITY)")
+    run.add_argument("--jobs", type=int, default=8, metavar="N", help="checks run in parallel (default 8)")
+    run.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="seconds to wait for one reply (default 10)")
+    run.add_argument("--out", type=Path, metavar="DIR", help="report folder (default reports/<UTC timestamp>/)")
+    run.add_argument("--json", type=Path, metavar="FILE", help="also write results.json here")
+    run.add_argument("--junit", type=Path, metavar="FILE", help="also write junit.xml here")
+    run.add_argument("--html", type=Path, metavar="FILE", help="also write the HTML report here")
     run.add_argument("--baseline", type=Path, metavar="RESULTS.json",
                      help="an earlier results.json: only regressions fail the gate (a check failing "
                           "in both runs is reported, not gated)")
-    run.add_argument("--defect", action="append", default=[],
+    run.add_argument("--defect", action="append", default=[], metavar="NAME",
                      help="embedded server only: switch on a defect knob (for demos and self-tests)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     run.add_argument("--pcap", nargs="?", const="failed", choices=["failed", "all"],
@@ -72,33 +98,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, helptext in (("list", "list checks: id, level, RFC sections, title"),
                            ("validate", "schema-check scenario files")):
-        sp = sub.add_parser(name, help=helptext)
-        sp.add_argument("paths", nargs="*", type=Path)
+        sp = sub.add_parser(name, help=helptext, epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        sp.add_argument("paths", nargs="*", type=Path, help="scenario files or folders (default: bundled scenarios/)")
         if name == "list":
             sp.add_argument("--profiles", action="store_true",
                             help="list the load profiles instead (bundled ones by default): name, path, "
                                  "description; `mailharness load NAME` runs one")
 
-    serve = sub.add_parser("serve", help="run the embedded reference server")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--smtp-port", type=int, default=2525)
-    serve.add_argument("--pop3-port", type=int, default=1110)
-    serve.add_argument("--smtps-port", type=int, default=4465)
-    serve.add_argument("--pop3s-port", type=int, default=1995)
-    serve.add_argument("--maildir", type=Path)
+    serve = sub.add_parser("serve", help="run the embedded reference server", epilog=EXIT_CODES,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--smtp-port", type=int, default=2525, help="SMTP port (default 2525)")
+    serve.add_argument("--pop3-port", type=int, default=1110, help="POP3 port (default 1110)")
+    serve.add_argument("--smtps-port", type=int, default=4465, help="implicit-TLS SMTP port (default 4465)")
+    serve.add_argument("--pop3s-port", type=int, default=1995, help="implicit-TLS POP3 port (default 1995)")
+    serve.add_argument("--maildir", type=Path, help="the Maildir root to store mail in (default: a temporary folder)")
     serve.add_argument("--defect", action="append", default=[], metavar="NAME",
                        help="switch on a defect knob (repeatable); --list-defects shows them")
-    serve.add_argument("--list-defects", action="store_true")
+    serve.add_argument("--list-defects", action="store_true", help="list the defect knobs and exit")
 
     from harness.load.cli import add_load_parser      # mailharness load (harness/load/cli.py)
     add_load_parser(sub)
 
-    report = sub.add_parser("report", help="render stored results.json files (conformance, load) into one HTML report")
+    report = sub.add_parser("report", help="render stored results.json files (conformance, load) into one HTML report",
+                            epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     report.add_argument("results", type=Path, nargs="+", metavar="RESULTS.json",
                         help="results files; a conformance and a load run given together are merged")
     report.add_argument("--baseline", type=Path, metavar="RESULTS.json",
                         help="an earlier results.json: show regressions first; exit 1 only on regressions")
-    report.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.html")
+    report.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.html", help="the HTML file to write")
     return p
 
 
@@ -172,78 +200,29 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 # -- run ---------------------------------------------------------------------------------------
 
-class Progress:
-    SYMBOL = {Status.PASSED: ".", Status.FAILED: "F", Status.ERROR: "E", Status.SKIPPED: "s"}
-
-    def __init__(self, stream: TextIO, quiet: bool) -> None:
-        self.stream, self.quiet, self.col = stream, quiet, 0
-
-    def __call__(self, result: CheckResult, done: int, total: int) -> None:
-        if self.quiet:
-            return
-        self.stream.write(self.SYMBOL[result.status])
-        self.col += 1
-        if self.col == 60 or done == total:
-            self.stream.write(f" [{done}/{total}]\n")
-            self.col = 0
-        self.stream.flush()
-
-
 def _print_preflight(out: TextIO, preflight: object) -> None:
     for line in preflight.lines():      # type: ignore[attr-defined]
         out.write(clean(line) + "\n")
     out.flush()
 
 
-# Three or more checks ending for one reason are shown as that one reason.
-_GROUP_AT = 3
-
-
-def _tag(c: CheckResult) -> str:
-    return ("GATE" if c.gated else "known" if c.known_deviation
-            else "base" if c.baseline_status in ("failed", "error") else "info")
-
-
-def _summary(run: RunResult, out: TextIO, report_dir: Path | None) -> None:
-    causes = [cause for cause in group_causes(run.checks) if cause.count >= _GROUP_AT]
-    grouped = {i for cause in causes for i in cause.ids}
-    if causes:
-        out.write("\nroot causes:\n")
-    for cause in causes:
-        out.write(f"  {clean(cause.headline())}\n    {clean(cause.sample())}\n")
-    problems = [c for c in run.checks if c.status in (Status.FAILED, Status.ERROR) and c.id not in grouped]
-    problems.sort(key=lambda c: (not c.gated, c.status is not Status.FAILED, LEVELS.index(c.level.value)))
-    if problems:
-        out.write("\n")
-    for c in problems:
-        kind = c.status.value.upper() + (f"({c.error_class})" if c.error_class else "")
-        first = clean(c.message.splitlines()[0] if c.message else "")
-        out.write(f"{kind:<14} {c.level.value:<8} {_tag(c):<5} {c.id}  [{', '.join(c.rfc)}]\n    {first}\n")
-    skips = group_causes(run.checks, ("skipped",))
-    if skips:
-        out.write("\nskipped:\n")
-    for cause in skips:
-        out.write(f"  {cause.count:>4}  {clean(cause.message)}\n")
-    no_mailbox = unjudged_for_want_of_a_mailbox(run.checks)
-    if no_mailbox:
-        out.write(f"\nwarning: {len(no_mailbox)} SMTP check(s) need a mailbox to judge and did not run "
-                  f"(add a pop3 section to the target): {', '.join(c.id for c in no_mailbox[:6])}"
-                  f"{' ...' if len(no_mailbox) > 6 else ''}\n")
-    unjudged = unjudged_security(run.checks)
-    if unjudged:
-        out.write(f"\nwarning: {len(unjudged)} SECURITY check(s) did not run ("
-                  f"{', '.join(c.id for c in unjudged[:4])}{' ...' if len(unjudged) > 4 else ''}): "
-                  "security checks that could not run are not a pass\n")
-    s = run.summary()
-    out.write(f"\n{s['total']} checks: {s['passed']} passed, {s['failed']} failed, {s['errors']} errors, "
-              f"{s['skipped']} skipped in {s['duration_s']:.1f} s\n")
-    if run.baseline is not None:
-        b = run.baseline
-        out.write(f"baseline {clean(b['file'])}: {len(b['regressions'])} regressions, "
-                  f"{len(b['still_failing'])} still failing (not gated), {len(b['fixed'])} fixed\n")
-    out.write(f"gate ({','.join(run.fail_on)}): {s['gate'].upper()}\n")
-    if report_dir:
-        out.write(f"report: {report_dir / 'report.html'}\n")
+def _selection(args: argparse.Namespace) -> list[str]:
+    """The options that chose the target and the scenarios, to rerun the same thing (minus -k)."""
+    words = [str(p) for p in args.paths]
+    if args.target:
+        words += ["--target", str(args.target)]
+    for flag, value in (("--smtp", args.smtp), ("--pop3", args.pop3), ("--tls", args.tls)):
+        if value:
+            words += [flag, value]
+    for user in args.user or ():
+        login, _, rest = user.partition(":")
+        _, _, address = rest.partition(":")
+        words += ["--user", f"{login}:PASSWORD" + (f":{address}" if address else "")]
+    for defect in args.defect:
+        words += ["--defect", defect]
+    if tuple(args.fail_on) != ("MUST", "SECURITY"):
+        words += ["--fail-on", ",".join(args.fail_on)]
+    return words
 
 
 def _report_dir(arg: Path | None) -> Path:
@@ -295,16 +274,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ScenarioError("--defect only applies to the embedded server (run without --target/--smtp)")
     target = with_overrides(target, smtp=args.smtp, pop3=args.pop3, users=args.user, tls=args.tls)
     limits = Limits(read_timeout=min(args.timeout, 10.0), reply_deadline=args.timeout)
-    options = RunOptions(jobs=args.jobs, limits=limits, fail_on=args.fail_on,
-                         progress=Progress(sys.stderr, args.quiet),
+    progress = Progress(sys.stderr, args.quiet, len(checks), style=Style(color_enabled(args.color, sys.stderr)))
+    options = RunOptions(jobs=args.jobs, limits=limits, fail_on=args.fail_on, progress=progress,
+                         on_start=progress.on_start,
                          on_preflight=None if args.quiet else functools.partial(_print_preflight, sys.stderr))
     capture = None
     if args.pcap:
         from harness import capture as _capture
         capture = _capture.for_target(args.pcap, target).start()
     try:
+        progress.start()
         run = Runner(target, options).run(checks)
     finally:
+        progress.close()
         if server is not None:
             server.stop()
     if baseline is not None:
@@ -325,7 +307,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             writer(run, path)
     if args.html:
         write_html(run, args.html, baseline=baseline)
-    _summary(run, sys.stdout, out_dir)
+    write_summary(run, sys.stdout, out_dir, style=Style(color_enabled(args.color, sys.stdout)),
+                  selection=_selection(args))
+    if run.setup_problems():
+        # Not a verdict on the server: CI must be able to tell "server broken" (1) from "fix the setup" (2).
+        return EXIT_USAGE
     return EXIT_OK if run.gate_passed else EXIT_GATE
 
 
@@ -372,6 +358,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"baseline {clean(str(args.baseline))}: {len(b.regressions)} regressions, "
               f"{len(b.still_failing)} still failing, {len(b.fixed)} fixed, "
               f"{len(b.latency_regressions)} latency percentiles grew")
+        if b.target_warning:
+            print(f"warning: {b.target_warning}")
     for reason in report.gate_reasons:
         print(f"  {reason}")            # already clean(): model text is terminal-safe
     print(f"gate: {report.summary['gate'].upper()}")

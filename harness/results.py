@@ -131,4 +131,12 @@ class RunResult:
             data["baseline"] = self.baseline
         if self.preflight is not None:
             data["preflight"] = self.preflight
+        # Every failed or error check in exactly one cause, with a suggested fix (docs/results.md).
+        from harness.rootcause import all_causes
+        data["causes"] = [cause.to_json() for cause in all_causes(self.checks)]
         return data
+
+    def setup_problems(self) -> list[CheckResult]:
+        """Checks that could not run because of the scenario or the harness, not the server (exit 2)."""
+        from harness.rootcause import SETUP, kind_of
+        return [c for c in self.checks if kind_of(c) == SETUP]

@@ -139,3 +139,20 @@ def test_validate_covers_load_profiles(tmp_path: Path) -> None:
     bad.write_text("name: x\nusers: nope\n")
     r = mh("validate", str(bad))
     assert r.returncode == 2 and f"{bad}:2" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_scenario_that_cannot_run_is_a_setup_problem_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "mine.yaml"
+    bad.write_text("suite: mine\nchecks:\n" + "".join(
+        f"  - id: mine.t{i}\n    title: a template that does not fit\n    level: MUST\n    rfc: ['5321']\n"
+        f"    steps:\n      - greeting:\n      - send: 'NOOP {{{{ no_such_variable }}}}'\n        expect: {{code: 250}}\n"
+        for i in range(3)))
+    r = mh("run", str(bad), "--out", str(tmp_path / "out"), "--color", "never", cwd=tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "3 checks  could not run (setup problem): scenario error:" in r.stdout
+    assert r.stdout.count("no_such_variable") == 1                 # one cause, not three
+    assert "setup problem: 3 check(s)" in r.stdout and "\x1b[" not in r.stdout
+    assert "next: open the report" in r.stdout and f"mailharness run {bad} -k" in r.stdout
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [c["kind"] for c in data["causes"]] == ["setup"] and data["causes"][0]["count"] == 3
+    assert all(c["source"].startswith("mine.yaml:") for c in data["checks"])      # relative, not /tmp/...

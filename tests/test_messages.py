@@ -25,11 +25,14 @@ def _reply(raw: bytes) -> SmtpReply:
 
 def test_failed_regex_shows_the_value():
     problems = judge(Expect(text=r"^2\.0\.0"), _reply(b"250 OK done\r\n"), {})
-    assert problems and "'OK done'" in problems[0], problems
+    assert problems and '"OK done"' in problems[0], problems
 
 
 def test_shown_is_bounded_and_visible():
-    assert shown("a\r\nb") == repr("a\r\nb")
+    assert shown("a\r\nb") == '"a\\r\\nb"'
+    # bytes never show as a Python repr (b'...'): the transcript's escapes, undecodable octets as \xHH
+    assert shown(b"250 OK\r\n\xff\x00") == '"250 OK\\r\\n\\xff\\x00"'
+    assert "b'" not in shown(b"x")
     assert "(1000 characters)" in shown("x" * 1000)
 
 
@@ -49,7 +52,7 @@ def test_only_that_difference_is_forgiven():
 
 def test_a_difference_names_the_line_and_both_versions():
     [problem] = _compare(HEAD + b"\r\nline one\r\nline two\r\n", HEAD + b"\r\nline one\r\nline 2\r\n")
-    assert "line 5 differs" in problem and "'line two\\r\\n'" in problem and "'line 2\\r\\n'" in problem, problem
+    assert "line 5 differs" in problem and '"line two\\r\\n"' in problem and '"line 2\\r\\n"' in problem, problem
 
 
 def _plaintext_server(answer: bytes | None) -> tuple[socket.socket, threading.Thread]:

@@ -67,6 +67,7 @@ class BaselineDiff:
     still_failing: tuple[CheckChange, ...]
     removed: tuple[str, ...]                 # ids in the baseline, not in this run
     latency: tuple[LatencyChange, ...]       # every compared percentile
+    target_warning: str = ""                 # the baseline was taken against another target
 
     @property
     def latency_regressions(self) -> tuple[LatencyChange, ...]:
@@ -89,6 +90,36 @@ def baseline_statuses(baseline: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+def _endpoints(target: Any) -> tuple[str, dict[str, str]]:
+    if not isinstance(target, Mapping):
+        return "", {}
+    found = {}
+    for name in ("smtp", "pop3", "smtps", "pop3s"):
+        ep = target.get(name)
+        if isinstance(ep, Mapping):
+            found[name] = f"{ep.get('host')}:{ep.get('port')}"
+    return str(target.get("name") or ""), found
+
+
+def target_warning(current: Any, baseline: Any) -> str:
+    """A sentence when the baseline ran against another target (a different name or endpoints), else "".
+
+    The embedded reference server listens on fresh ports each run: by that name, ports are not compared."""
+    (new_name, new_eps), (old_name, old_eps) = _endpoints(current), _endpoints(baseline)
+    if not old_name and not old_eps or not new_name and not new_eps:
+        return ""
+    if new_name == old_name == "embedded reference server":
+        return ""
+    differ = [f"{k} {old_eps.get(k, 'none')} then, {new_eps.get(k, 'none')} now" for k in sorted(set(new_eps) | set(old_eps))
+              if new_eps.get(k) != old_eps.get(k)]
+    if new_name != old_name:
+        differ.insert(0, f"target {old_name or '(unnamed)'!s} then, {new_name or '(unnamed)'} now")
+    if not differ:
+        return ""
+    return ("the baseline was taken against a different target (" + "; ".join(differ) + "): "
+            "regressions and fixes may be differences between the servers")
+
+
 def apply_baseline(run: RunResult, baseline: Mapping[str, Any], label: str = "") -> dict[str, Any]:
     """``run --baseline``: record baseline statuses and un-gate checks failing in both runs.
 
@@ -109,6 +140,9 @@ def apply_baseline(run: RunResult, baseline: Mapping[str, Any], label: str = "")
             fixed.append(c.id)
     run.baseline = {"file": label, "started": str(baseline.get("started", "")),
                     "regressions": regressions, "still_failing": still, "fixed": fixed}
+    warning = target_warning(run.target, baseline.get("target"))
+    if warning:
+        run.baseline["target_warning"] = warning
     return run.baseline
 
 
@@ -170,4 +204,6 @@ def diff_runs(checks: Sequence[Any], datas: Sequence[Mapping[str, Any]],
     latency.sort(key=lambda ch: (not ch.regression, -ch.change_pct))
     return BaselineDiff(label=_clean(label), started=_clean(baseline.get("started", "")),
                         regressions=tuple(regressions), fixed=tuple(fixed), still_failing=tuple(still),
-                        removed=removed, latency=tuple(latency))
+                        removed=removed, latency=tuple(latency),
+                        target_warning=_clean(target_warning(datas[0].get("target") if datas else None,
+                                                             baseline.get("target"))))

@@ -22,6 +22,7 @@ from typing import Any
 from harness.report._atomic import atomic_write_bytes
 from harness.report.model import CheckView, RunReport, build_report
 from harness.results import RunResult
+from harness.rootcause import Cause
 
 __all__ = ["write_junit", "junit_bytes"]
 
@@ -44,7 +45,7 @@ def _properties(parent: ET.Element, props: list[tuple[str, str]]) -> None:
         ET.SubElement(box, "property", name=name, value=value)
 
 
-def _testcase(suite_el: ET.Element, check: CheckView, fail_on: tuple[str, ...]) -> None:
+def _testcase(suite_el: ET.Element, check: CheckView, fail_on: tuple[str, ...], cause: Cause | None = None) -> None:
     case = ET.SubElement(suite_el, "testcase", classname=f"mailharness.{check.suite}",
                          name=check.id, time=_seconds(check.duration_ms))
     if check.source:
@@ -63,6 +64,13 @@ def _testcase(suite_el: ET.Element, check: CheckView, fail_on: tuple[str, ...]) 
         props.append(("mailharness.baseline", check.baseline_status))
     if check.source:
         props.append(("mailharness.source", check.source))
+    if cause is not None:
+        # The root cause this check shares with others (results.json "causes"): CI shows one cause,
+        # not many red tests with nothing in common.
+        props += [("mailharness.cause", _short(cause.headline())), ("mailharness.cause_kind", cause.kind),
+                  ("mailharness.cause_checks", str(cause.count))]
+        if cause.fix:
+            props.append(("mailharness.fix", cause.fix))
     _properties(case, props)
 
     summary = _short(check.message or (check.failures[0] if check.failures else check.status))
@@ -98,6 +106,7 @@ def build_junit(report: RunReport) -> ET.Element:
     root = ET.Element("testsuites", name="mailharness", **_counts(list(report.checks)))
     total_ms = sum(c.duration_ms for c in report.checks)
     root.set("time", f"{report.duration_s:.3f}" if report.duration_s > 0 else _seconds(total_ms))
+    causes = {check_id: cause for cause in report.causes for check_id in cause.ids}
     for name, checks in report.suites().items():
         suite_el = ET.SubElement(root, "testsuite", name=name, **_counts(checks),
                                  time=_seconds(sum(c.duration_ms for c in checks)))
@@ -107,7 +116,7 @@ def build_junit(report: RunReport) -> ET.Element:
                                ("mailharness.gate", report.summary["gate"]),
                                ("mailharness.fail_on", ",".join(report.fail_on))])
         for check in checks:
-            _testcase(suite_el, check, report.fail_on)
+            _testcase(suite_el, check, report.fail_on, causes.get(check.id))
     return root
 
 

@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.report.evidence import broke_index, fold_repeats, judged
 from harness.results import RunResult
-from harness.rootcause import Cause, group_causes, preflight_lines, unjudged_security
+from harness.rootcause import (SERVER, SETUP, SEVERITY, Cause, all_causes, group_causes, kind_of, preflight_lines,
+                               unjudged_security)
 
-__all__ = ["clean", "LineView", "CheckView", "RunReport", "build_report", "ATTENTION_STATUSES",
+__all__ = ["clean", "LineView", "CheckView", "RunReport", "GateLine", "build_report", "ATTENTION_STATUSES",
            "LEVEL_ORDER", "STATUS_ORDER"]
 
 # XML 1.0 "Char" excludes C0 controls other than TAB/LF/CR, surrogates and
@@ -103,6 +105,7 @@ class LineView:
     delta_ms: float | None = None            # server reply: time since the previous client line
     broke: bool = False                      # the reply (or event) that made the check fail
     elided: int = 0                          # characters of text not shown
+    repeat: int = 0                          # a fold marker: the exchange above was repeated this often
 
     def timed(self) -> str:
         """The line with its offset from check start, for plain-text views (JUnit)."""
@@ -141,6 +144,7 @@ class CheckView:
     quote: str = ""                      # the RFC sentence that binds the server, verbatim
     suite_index: int = 0                 # for CSS filter classes (never the suite text itself)
     transcript_elided: int = 0           # entries not shown in HTML
+    judged: tuple[str, ...] = ()         # what the check judged: the reply and its command, or the mailbox
 
     @property
     def needs_detail(self) -> bool:
@@ -219,6 +223,16 @@ class CheckView:
 
 
 @dataclass(frozen=True, slots=True)
+class GateLine:
+    """One reason in the verdict banner, with the check ids it names (linked to their cards)."""
+
+    text: str                              # "3 checks at MUST failed"
+    ids: tuple[tuple[str, int], ...] = ()  # (check id, report index)
+    more: int = 0                          # ids not listed
+    kind: str = ""                         # server | unjudged | setup | cause | load | stored
+
+
+@dataclass(frozen=True, slots=True)
 class RunInfo:
     """One merged results file, for the header."""
 
@@ -248,6 +262,22 @@ class RunReport:
     causes: tuple[Cause, ...] = ()        # errors that several checks share, largest first
     skips: tuple[Cause, ...] = ()         # why checks were skipped, grouped by reason
     unjudged_security: tuple[str, ...] = ()   # SECURITY checks skipped or not run: not a pass
+    gate_lines: tuple[GateLine, ...] = ()     # gate_reasons with their check ids, for the banner
+    baseline_warning: str = ""                # the baseline was taken against another target
+
+    def cause_of(self, check_id: str) -> Cause | None:
+        return next((c for c in self.causes if check_id in c.ids), None)
+
+    def shared_causes(self) -> list[Cause]:
+        """Causes that are not one server failure of one check: what to read before the cards."""
+        return [c for c in self.causes if c.count > 1 or c.kind != SERVER]
+
+    def by_severity(self) -> list[tuple[str, list[CheckView]]]:
+        """Failed/error checks grouped by level, most severe first (SECURITY, MUST, SHOULD, MAY, POLICY)."""
+        problems = self.problems()
+        order = list(SEVERITY) + sorted({c.level for c in problems} - set(SEVERITY))
+        return [(lv, [c for c in problems if c.level == lv]) for lv in order
+                if any(c.level == lv for c in problems)]
 
     def by_priority(self) -> list[CheckView]:
         """Gated problems first, then regressions, other failures/errors, skipped, passed; run order within."""
@@ -337,19 +367,10 @@ def _bounded(wire: tuple[tuple[str, str], ...], limit: int) -> tuple[tuple[str, 
     return wire[:head] + (gap,) + wire[-tail:]
 
 
-def _reply_hints(failures: tuple[str, ...], message: str) -> list[str]:
-    # The runner quotes the offending reply: "... (reply: '250 2.1.5 OK')".
-    hints = []
-    for text in (*failures, message):
-        for m in re.finditer(r"\(reply: '(.{1,200}?)'\)", text):
-            hints.append(m.group(1)[:60])
-    return hints
-
-
 def _lines(entries: object, status: str, failures: tuple[str, ...], message: str
-           ) -> tuple[tuple[LineView, ...], int]:
+           ) -> tuple[tuple[LineView, ...], int, tuple[str, ...]]:
     if not isinstance(entries, list):
-        return (), 0
+        return (), 0, ()
     rows = [e if isinstance(e, Mapping) else {"dir": "*", "text": e} for e in entries]
     problem = status in ATTENTION_STATUSES
     elided = max(0, len(rows) - _LINES_MAX[problem])
@@ -381,37 +402,11 @@ def _lines(entries: object, status: str, failures: tuple[str, ...], message: str
         built.append(dict(t=t, conn=conn, dir=direction, text=text, note=note, line=head,
                           wire=_bounded(_wire(text), _WIRE_MAX[problem]) if direction != "*" else (),
                           delta_ms=delta, elided=cut))
-    if problem and built:
-        index = _broke_index(built, status, _reply_hints(failures, message),
-                             _about_mailbox(failures, message))
-        if index is not None:
-            built[index]["broke"] = True
-    return tuple(LineView(**b) for b in built), elided
-
-
-_MAILBOX_VERDICT = re.compile(r"mailbox|was delivered to|retrieved message|LIST gives")
-
-
-def _about_mailbox(failures: tuple[str, ...], message: str) -> bool:
-    return any(_MAILBOX_VERDICT.search(text) for text in (*failures, message))
-
-
-def _broke_index(rows: list[dict[str, Any]], status: str, hints: list[str],
-                 mailbox_verdict: bool = False) -> int | None:
-    """The entry that broke the check: the quoted reply, else the last reply (failed) or entry (error).
-
-    A verdict about a mailbox (a message missing, smuggled in, or altered) was
-    not caused by one reply: nothing is marked then.
-    """
-    replies = [i for i, r in enumerate(rows) if r["dir"] == "S"]
-    for hint in hints:
-        for i in reversed(replies):
-            if rows[i]["text"].startswith(hint[:40]):
-                return i
-    if status == "failed":
-        return None if mailbox_verdict or not replies else replies[-1]
-    events = [i for i, r in enumerate(rows) if r["dir"] != "C"]
-    return events[-1] if events else len(rows) - 1
+    index = broke_index(built, status, failures, message) if problem and built else None
+    if index is not None:
+        built[index]["broke"] = True
+    said = judged(built, status, failures, message, index) if problem or status == "passed" else ()
+    return tuple(LineView(**b) for b in fold_repeats(built)), elided, said
 
 
 # -- checks -------------------------------------------------------------------------------------
@@ -441,7 +436,7 @@ def _check_view(index: int, data: Mapping[str, Any], run: str = "", link_base: P
     verdict = status if gated or status not in ATTENTION_STATUSES else f"{status}-not-gated"
     failures = _texts(data.get("failures"))
     message = clean(data.get("message", ""))
-    transcript, elided = _lines(data.get("transcript"), status, failures, message)
+    transcript, elided, said = _lines(data.get("transcript"), status, failures, message)
     baseline = data.get("baseline_status")
     return CheckView(
         index=index,
@@ -467,6 +462,7 @@ def _check_view(index: int, data: Mapping[str, Any], run: str = "", link_base: P
         pcap=_pcap_link(data.get("pcap"), link_base, out_dir),
         run=run,
         transcript_elided=elided,
+        judged=said,
     )
 
 
@@ -534,23 +530,38 @@ def build_report(source: RunResult | Mapping[str, Any] | Sequence[RunResult | Ma
     fail_on = _texts(stored0.get("fail_on")) or ("MUST", "SECURITY")
 
     reasons: list[str] = []
+    lines: list[GateLine] = []
     gated = [c for c in checks if c.gated]
-    if gated:
-        levels = ", ".join(dict.fromkeys(c.level for c in gated))
-        noun = "check" if len(gated) == 1 else "checks"
-        extra = " (new since the baseline)" if diff is not None else ""
-        reasons.append(f"{len(gated)} {noun} at {levels} failed{extra}: "
-                       + ", ".join(c.id for c in gated[:8]) + (" …" if len(gated) > 8 else ""))
-        reasons += [cause.headline() for cause in group_causes(gated)[:3] if cause.count >= 3]
+    extra = " (new since the baseline)" if diff is not None else ""
+    for kind, verb in ((SERVER, "failed"), ("unjudged", "could not be judged (error)"),
+                       (SETUP, "could not run (setup problem, not the server)")):
+        group = [c for c in gated if kind_of(c) == kind]
+        if not group:
+            continue
+        levels = ", ".join(lv for lv in (*SEVERITY, *sorted({c.level for c in group} - set(SEVERITY)))
+                           if any(c.level == lv for c in group))
+        noun = "check" if len(group) == 1 else "checks"
+        text = f"{len(group)} {noun} at {levels} {verb}{extra}"
+        shown = sorted(group, key=lambda c: (SEVERITY.index(c.level) if c.level in SEVERITY else 9, c.index))[:8]
+        reasons.append(f"{text}: " + ", ".join(c.id for c in shown) + (" …" if len(group) > 8 else ""))
+        lines.append(GateLine(text, tuple((c.id, c.index) for c in shown), len(group) - len(shown), kind))
+    gated_ids = {c.id for c in gated}
+    for cause in [c for c in all_causes(checks) if gated_ids.intersection(c.ids)][:3]:
+        if cause.count >= 3:
+            reasons.append(cause.headline())
+            lines.append(GateLine(cause.headline() + (f" — {cause.fix}" if cause.fix else ""), kind="cause"))
     if load is not None:
-        reasons += [f"load threshold {t.name}: {t.value_text} (limit {t.limit_text})"
-                    for t in load.thresholds if t.verdict == "failed"]
+        for t in load.thresholds:
+            if t.verdict == "failed":
+                reasons.append(f"load threshold {t.name}: {t.value_text} (limit {t.limit_text})")
+                lines.append(GateLine(reasons[-1], kind="load"))
     # A stored verdict we cannot explain (no gated flags, e.g. a load run that
     # failed for a reason it did not itemise) still fails the report, unless a
     # baseline re-judged the checks.
     for info, data in zip(runs, datas):
         if info.gate == "failed" and not reasons and not (diff is not None and data.get("checks")):
             reasons.append(f"{info.label}: the stored results say the gate failed")
+            lines.append(GateLine(reasons[-1], kind="stored"))
     gate_passed = not reasons
 
     counts = {s: sum(c.status == s for c in checks) for s in STATUS_ORDER}
@@ -586,7 +597,9 @@ def build_report(source: RunResult | Mapping[str, Any] | Sequence[RunResult | Ma
         baseline=diff,
         preflight=tuple(clean(line) for d in conformance for line in preflight_lines(
             d.get("preflight") if isinstance(d.get("preflight"), Mapping) else None)),
-        causes=tuple(c for c in group_causes(checks) if c.count >= 2),
+        causes=tuple(all_causes(checks)),
+        gate_lines=tuple(lines),
+        baseline_warning=getattr(diff, "target_warning", "") if diff is not None else "",
         skips=tuple(group_causes(checks, ("skipped",))),
         unjudged_security=tuple(c.id for c in unjudged_security(checks)),
     )

@@ -19,10 +19,24 @@ from harness.scenario.model import Expect
 __all__ = ["judge", "describe_expect", "server_violations", "shown"]
 
 
-def shown(value: str, limit: int = 200) -> str:
-    """A value a regex was matched against, as the user should see it: quoted, line ends visible, bounded."""
-    text = value if len(value) <= limit else value[:limit] + f"... ({len(value)} characters)"
-    return repr(text)
+_VISIBLE = {"\\": "\\\\", "\r": "\\r", "\n": "\\n", "\t": "\\t", '"': '\\"'}
+
+
+def _octet(ch: str) -> str:
+    code = ord(ch)
+    if 0xdc80 <= code <= 0xdcff:                 # an undecodable octet (surrogateescape)
+        return f"\\x{code - 0xdc00:02x}"
+    return f"\\x{code:02x}" if code < 0x20 or 0x7f <= code < 0xa0 else ch
+
+
+def shown(value: str | bytes, limit: int = 200) -> str:
+    """A value as the user should see it: in double quotes, line ends and control octets as ``\\r``,
+    ``\\n``, ``\\xHH`` (the transcript's escapes), bounded; never a Python ``b'...'`` repr."""
+    if isinstance(value, (bytes, bytearray)):
+        value = bytes(value).decode("utf-8", "surrogateescape")
+    more = f"... ({len(value)} characters)" if len(value) > limit else ""
+    text = "".join(_VISIBLE.get(ch) or _octet(ch) for ch in value[:limit])
+    return f'"{text}{more}"'
 
 
 def _fmt_codes(codes: frozenset[int]) -> str:

@@ -29,6 +29,7 @@ from harness.scenario import steps as _steps, steps_mail as _steps_mail  # noqa:
 from harness.scenario import steps_maildrop as _steps_maildrop, steps_smuggle as _steps_smuggle  # noqa: F401
 from harness.scenario.stepbase import open_service, run_step
 from harness.scenario.templating import TemplateProblem
+from harness.bundled import display_path
 from harness.session import Limits
 from harness.target import DeliveryKind, Target
 from harness.transcript import Transcript
@@ -45,6 +46,8 @@ class RunOptions:
     # called once the preflight is done, before any check runs (the CLI prints it)
     on_preflight: Callable[[Preflight], None] | None = None
     canary: bool = True       # one SMTP→POP3 delivery in the preflight when both sides exist
+    # called when a check starts (its id), so progress can show what is still running
+    on_start: Callable[[str], None] | None = None
 
 
 # -- selection ---------------------------------------------------------------------------------
@@ -180,8 +183,10 @@ class Runner:
         result = CheckResult(id=check.id, title=check.title, suite=check.suite, level=check.level,
                              rfc=check.rfc, status=Status.PASSED, rationale=check.rationale,
                              quote=check.quote_text,
-                             source=check.source)
+                             source=display_path(check.file) + f":{check.line}")
         started = time.perf_counter()
+        if self.options.on_start:
+            self.options.on_start(check.id)
         ctx = CheckContext(check, self.target, self.options.limits, self.locks, ServerInfo(),
                            transcript, run_id=self.run_id, rotation=rotation)
         try:
@@ -195,7 +200,7 @@ class Runner:
         except CheckFailed as exc:
             result.status = Status.FAILED
             # file:line of the failing step (or of the check), so a user can open it
-            where = f"{check.file}:{exc.step.line if exc.step else check.line}: "
+            where = f"{display_path(check.file)}:{exc.step.line if exc.step else check.line}: "
             result.failures = exc.problems
             result.message = where + exc.problems[0] if exc.problems else "failed"
         except CheckPassedEarly as exc:
@@ -212,7 +217,7 @@ class Runner:
             result.message = str(exc)
         except (ScenarioError, TemplateProblem, EscapeError) as exc:
             result.status = Status.ERROR
-            result.message = f"scenario error: {exc}"
+            result.message = f"scenario error: {exc}".replace(check.file, display_path(check.file))
         except Exception:  # noqa: BLE001 - a harness bug: keep the whole traceback in the result
             result.status = Status.ERROR
             result.message = "harness bug (please report):\n" + traceback.format_exc()

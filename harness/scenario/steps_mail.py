@@ -6,7 +6,6 @@ import re
 from contextlib import ExitStack
 from typing import Any
 
-from harness.errors import ConnectionClosed
 from harness.escapes import decode_escapes
 from harness.message import dot_stuff, strip_trace
 from harness.scenario.context import CheckContext, CheckFailed

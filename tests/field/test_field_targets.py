@@ -115,7 +115,8 @@ def test_silent_server_costs_one_timeout_and_names_the_cause(tmp_path: Path) -> 
     first = proc.stderr.splitlines()[:2]
     assert any(f"SMTP 127.0.0.1:{srv.ports['smtp']}: FAILED (timeout): greeting" in line for line in first), first
     assert any(f"POP3 127.0.0.1:{srv.ports['pop3']}: FAILED (timeout): greeting" in line for line in first), first
-    assert "root causes:" in proc.stdout and "could not run (timeout): preflight:" in proc.stdout
+    assert "root causes:" in proc.stdout and "could not be judged (timeout): preflight:" in proc.stdout
+    assert "fix: is the server listening on" in proc.stdout
     # one connection per protocol, the preflight's: no check waited out its own timeout
     assert accepted == 2, accepted
     data = json.loads((tmp_path / "out" / "results.json").read_text())

@@ -111,3 +111,22 @@ def test_baseline_is_not_mutated():
     before = copy.deepcopy(old)
     build_report(make_run(), baseline=old)
     assert old == before
+
+
+def test_a_baseline_against_another_target_is_flagged(tmp_path):
+    from harness.report import build_report, render_report
+    from harness.report.baseline import apply_baseline, target_warning
+    from report_samples import make_run
+
+    old = make_run().to_json()
+    old["target"]["smtp"]["host"] = "10.0.0.9"
+    run = make_run()
+    apply_baseline(run, old, label="old.json")
+    assert "different target" in run.baseline["target_warning"]
+    assert "smtp 10.0.0.9:2525 then, 127.0.0.1:2525 now" in run.baseline["target_warning"]
+    report = build_report(run.to_json(), baseline=old, baseline_label="old.json")
+    assert "baseline was taken against a different target" in render_report(report)
+    # the same target, or the embedded server on fresh ports, is not flagged
+    assert target_warning(make_run().to_json()["target"], make_run().to_json()["target"]) == ""
+    emb = {"name": "embedded reference server", "smtp": {"host": "127.0.0.1", "port": 1}}
+    assert target_warning(emb, {**emb, "smtp": {"host": "127.0.0.1", "port": 2}}) == ""

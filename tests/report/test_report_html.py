@@ -61,7 +61,7 @@ def _page(run, tmp_path) -> str:
 def test_hostile_text_is_escaped(run, tmp_path):
     html = _page(run, tmp_path)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "<script" not in html.lower()
+    assert html.lower().count("<script") == 1 and "<script>(function () {" in html     # only our own
     assert "{{ 7*7 }}" in html and ">49<" not in html
     assert "\x1b" not in html and "\x00" not in html and "\ufffe" not in html
     assert "\\x1b[31mRED\\x00" in html  # shown, as an escape
@@ -77,7 +77,7 @@ def test_hostile_text_in_banner_and_ids(tmp_path):
     html = render_html(data)
     banner = html[html.index('<header class="banner'):html.index("</header>")]
     assert "&lt;script&gt;alert(1)&lt;/script&gt;{{7*7}}\\x1b]8;;http://x\\x07link" in banner
-    assert "<script" not in html.lower() and "\x1b" not in html and "\x07" not in html
+    assert html.lower().count("<script") == 1 and "\x1b" not in html and "\x07" not in html
     assert "\u202e" not in html and "\\u202e" in html
     _check(html)
 
@@ -98,14 +98,20 @@ def test_self_contained_with_hash_locked_csp(run, tmp_path):
     assert '<meta charset="utf-8">' in html
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html).group(1)
     assert csp.startswith("default-src 'none'; style-src 'sha256-")
-    assert "unsafe-inline" not in csp and "script-src" not in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp and "http" not in csp
     style = re.search(r"<style>(.*?)</style>", html, re.S).group(1)
     digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
-    assert f"'sha256-{digest}'" in csp
+    assert f"style-src 'sha256-{digest}'" in csp
     assert html.count("<style>") == 1
+    # one inline script, allowed by its hash only; nothing external can load or run
+    script = re.search(r"<script>(.*?)</script>", html, re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in csp and html.count("<script") == 1
+    assert "fetch(" not in script and "XMLHttpRequest" not in script and "innerHTML" not in script
     parser = _check(html)
     for tag, attrs in parser.tags:
-        assert tag not in {"script", "link", "img", "iframe", "object", "embed", "base", "form"}
+        assert tag != "script" or not attrs                   # no src=, no attributes at all
+        assert tag not in {"link", "img", "iframe", "object", "embed", "base", "form"}
         assert not any(k.startswith("on") for k in attrs)
         assert "style" not in attrs
         assert all(v.startswith("#") for k, v in attrs.items() if k in {"href", "src"})
@@ -115,8 +121,11 @@ def test_banner_says_why_the_gate_failed(run, tmp_path):
     html = _page(run, tmp_path)
     banner = html[html.index('<header class="banner'):html.index("</header>")]
     assert 'class="banner g-failed"' in banner and "Gate failed" in banner
-    assert "2 checks at MUST failed: smtp.rcpt-before-mail, smtp.data-timeout" in banner
-    assert "<b>7</b> checks" in banner and "<b>3</b> failed" in banner and "<b>1</b> errors" in banner
+    # failed and could-not-be-judged are told apart, and every id is a link to its card
+    assert '1 check at MUST failed: <a href="#c-1">smtp.rcpt-before-mail</a>' in banner
+    assert '1 check at MUST could not be judged (error): <a href="#c-3">smtp.data-timeout</a>' in banner
+    assert "<b>7</b> checks" in banner and "<b>3</b> failed" in banner
+    assert "<b>1</b> could not be judged (error)" in banner
     assert "<b>2</b> not gated" in banner and "<b>1</b> known deviations" in banner
     assert "host=127.0.0.1, port=2525, tls=none" in html and "password=***" in html
 
@@ -134,15 +143,17 @@ def test_passing_banner(tmp_path):
 def test_failure_cards_first_gated_first(run, tmp_path):
     html = _page(run, tmp_path)
     assert html.index('id="failures"') < html.index('id="summary"') < html.index('id="checks"')
-    cards = re.findall(r'<article class="card [^"]*" id="c-(\d+)">', html)
-    assert cards == ["1", "3", "2", "5"]       # gated failure, gated error, then the not-gated ones
+    cards = re.findall(r'<details class="card [^"]*" id="c-(\d+)"', html)
+    # by severity (all MUST, then SHOULD), gated first within a level
+    assert cards == ["1", "3", "5", "2"]
     card = html[html.index('id="c-1"'):html.index('id="c-3"')]
     assert "Out-of-order commands must be refused as a bad sequence." in card       # the rule
     assert "expected code 503, got 550" in card and "expected class 5xx sequence error" in card
     assert "Reply that broke it" in card and "550 &lt;script&gt;" in card
     assert 'class="s k"' in card                                                     # marked in the transcript
     assert "EHLO client.test" in card and "0.002" in card                           # with timing
-    assert 'class="tx-box" open' in card                                             # gated: open
+    assert 'class="tx-box">' in card                                                 # transcripts start closed
+    assert 'id="c-1" open>' in card                                                  # the first cards are open
     assert "not gated: level SHOULD is not gated" in html
     assert "not gated: known deviation for this target" in html
 
@@ -247,9 +258,9 @@ def test_causes_lead_the_report(tmp_path):
     causes = html.index('id="causes"')
     assert causes < html.index('id="failures"')
     assert "preflight: SMTP 127.0.0.1:25: FAILED (timeout): greeting: no complete reply within 10 s" in text
-    assert "5 checks could not run (timeout): preflight: SMTP 127.0.0.1:25" in text
+    assert "5 checks could not be judged (timeout): preflight: SMTP 127.0.0.1:25" in text
     # the banner names the shared cause too
-    assert html.index("5 checks could not run") < causes
+    assert html.index("5 checks could not be judged") < causes
     # skips grouped by reason, and security checks that did not run called out
     assert re.search(r"<td class=\"num\">3</td><td>the target has no pop3 section</td>", html)
     assert "3 SECURITY checks did not run" in text

@@ -26,7 +26,7 @@ def test_shape_matches_product_contract(run, tmp_path):
     path = tmp_path / "results.json"
     write_json(run, path)
     data = load_json(path)
-    assert list(data) == ["tool", "version", "started", "target", "summary", "checks"]
+    assert list(data) == ["tool", "version", "started", "target", "summary", "checks", "causes"]
     assert data["tool"] == "mailharness"
     assert {"total", "passed", "failed", "errors", "skipped", "gate"} <= set(data["summary"])
     assert data["summary"] == {**data["summary"], "total": 7, "passed": 2, "failed": 3, "errors": 1,

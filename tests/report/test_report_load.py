@@ -38,7 +38,7 @@ def test_merge_conformance_and_load():
     report = build_report([make_run(), load_results()], labels=["conf.json", "load.json"])
     assert len(report.checks) == 7 and report.load is not None
     assert [r.kind for r in report.runs] == ["conformance", "load"]
-    assert len(report.gate_reasons) == 2           # the gated checks and the threshold
+    assert len(report.gate_reasons) == 3           # the failed check, the unjudged one and the threshold
     html = render_html([make_run(), load_results()], labels=["conf.json", "load.json"])
     assert html.index('id="failures"') < html.index('id="load"') < html.index('id="checks"')
     assert "merged: conf.json (conformance), load.json (load)" in html
