@@ -208,10 +208,7 @@ def _probe_one(target: Target, limits: Limits, info: ServerInfo, protocol: str) 
         setattr(info, f"{protocol}_greeting", str(greeting))
         # A greeting with the wrong code is a finding for the greeting checks, not a reason
         # to stop the others: only the transport failing blocks checks, so EHLO/CAPA go on.
-        if protocol == "smtp":
-            _probe_smtp(conn, target, info, probe)
-        else:
-            _probe_pop3(conn, target, info, probe)
+        _probe_capabilities(conn, target, info, probe, protocol)
         if not conn.closed:
             conn.command("QUIT")
     except TransportError as exc:
@@ -233,28 +230,20 @@ def _positive(reply: SmtpReply | Pop3Response) -> bool:
     return reply.code == 220 if isinstance(reply, SmtpReply) else bool(reply.ok)
 
 
-def _probe_smtp(conn: Connection, target: Target, info: ServerInfo, probe: Probe) -> None:
-    conn.ehlo(target.client_name)
-    info.smtp = conn.capabilities
+def _probe_capabilities(conn: Connection, target: Target, info: ServerInfo, probe: Probe, protocol: str) -> None:
+    """EHLO or CAPA, and again inside STARTTLS/STLS when it is offered (what ``requires:`` is judged on)."""
+    verb = "STARTTLS" if protocol == "smtp" else "STLS"
+    ask: Callable[[], object] = (lambda: conn.ehlo(target.client_name)) if protocol == "smtp" else conn.capa
+    ask()
+    setattr(info, protocol, conn.capabilities)
     probe.capabilities = tuple(conn.capabilities or ())
-    if target.smtp and target.smtp.tls != "none":
-        info.smtp_tls = conn.capabilities
-        probe.tls = f"TLS ({target.smtp.tls}) ok"
-    elif conn.capabilities and "STARTTLS" in conn.capabilities:
-        probe.tls = _upgrade(conn, "STARTTLS", lambda: conn.ehlo(target.client_name))
-        info.smtp_tls = conn.capabilities if probe.tls == "STARTTLS ok" else None
-
-
-def _probe_pop3(conn: Connection, target: Target, info: ServerInfo, probe: Probe) -> None:
-    conn.capa()
-    info.pop3 = conn.capabilities
-    probe.capabilities = tuple(conn.capabilities or ())
-    if target.pop3 and target.pop3.tls != "none":
-        info.pop3_tls = conn.capabilities
-        probe.tls = f"TLS ({target.pop3.tls}) ok"
-    elif conn.capabilities and "STLS" in conn.capabilities:
-        probe.tls = _upgrade(conn, "STLS", conn.capa)
-        info.pop3_tls = conn.capabilities if probe.tls == "STLS ok" else None
+    endpoint = target.endpoint(protocol)
+    if endpoint is not None and endpoint.tls != "none":
+        setattr(info, f"{protocol}_tls", conn.capabilities)
+        probe.tls = f"TLS ({endpoint.tls}) ok"
+    elif conn.capabilities and verb in conn.capabilities:
+        probe.tls = _upgrade(conn, verb, ask)
+        setattr(info, f"{protocol}_tls", conn.capabilities if probe.tls == f"{verb} ok" else None)
 
 
 def _upgrade(conn: Connection, verb: str, again: Callable[[], object]) -> str:

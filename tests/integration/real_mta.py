@@ -82,3 +82,39 @@ def assert_pinned(run_, pinned: dict[str, tuple[Status, str]]) -> None:
     assert not new and not gone, (
         f"verdicts changed.\nnot pinned (or another status): {sorted((i, s.value) for i, s in new.items())}\n"
         f"pinned but now different: {sorted((i, s.value) for i, s in gone.items())}\n" + describe(run_))
+
+
+# Both MTAs are served by a Dovecot configured like Postfix's: the same POP3 verdicts.
+DOVECOT_PINS: dict[str, tuple[Status, str]] = {
+    "pop3.capa-both-states": (FAILED, "Dovecot: CAPA after login drops USER and SASL (as with Postfix)"),
+    "pop3.maildrop-lock": (FAILED, "Dovecot: a second concurrent login to one maildrop succeeds "
+                           "(pop3_lock_session = no)"),
+    "pop3.user-no-argument": (FAILED, "Dovecot answers 'USER' without a name with +OK (RFC 1939 §3: a "
+                              "syntactically invalid command gets -ERR)"),
+    "pop3.apop-timestamp-unique": (SKIPPED, "Dovecot's greeting has no APOP timestamp"),
+    "pop3.apop": (SKIPPED, "no APOP timestamp"),
+    "pop3.apop-bad-digest": (SKIPPED, "no APOP timestamp"),
+    "pop3.apop-missing-digest": (SKIPPED, "no APOP timestamp"),
+    "pop3.auth-cram-md5": (SKIPPED, "Dovecot: auth_mechanisms = plain login, as for Postfix"),
+    "pop3.auth-cram-md5-bad-password": (SKIPPED, "as above"),
+}
+
+
+def server_run(start_script: str, stop_script: str, state: Path):
+    """A module fixture's body: start the server, run every check once, stop it."""
+    try:
+        yield run(start(start_script, state))
+    finally:
+        stop(stop_script)
+
+
+def assert_safe_against_smuggling(run_) -> None:
+    assert len(SMUGGLING) >= 8
+    bad = [r.id for r in run_.checks if r.id in SMUGGLING and r.status is not PASSED]
+    assert not bad, describe(run_, bad)
+
+
+def assert_verdicts(run_, pinned: dict[str, tuple[Status, str]]) -> None:
+    errors = [r.id for r in run_.checks if r.status is ERROR]
+    assert not errors, "checks ended in error against healthy servers:\n" + describe(run_, errors)
+    assert_pinned(run_, {**DOVECOT_PINS, **pinned})
