@@ -21,7 +21,8 @@ from harness.cli import default_scenario_paths
 from harness.scenario.context import CheckContext, ServerInfo
 from harness.scenario.loader import load_file, load_paths
 from harness.scenario.mailbox import MailboxLocks
-from harness.scenario.model import Check, Step
+from harness.scenario.model import Check, Step, walk_steps
+from harness.scenario.needs import strings_in
 from harness.scenario.templating import TemplateProblem, is_template, render
 from harness.session import Limits
 from harness.target import Endpoint, Target, User
@@ -34,27 +35,10 @@ def _target(n: int) -> Target:
                   users=users, smtp_auth=("user0", "password0") if users else None)
 
 
-def _walk(steps: tuple[Step, ...]) -> Iterator[Step]:
-    for step in steps:
-        yield step
-        yield from _walk(step.children)
-
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _strings(item)
-
-
 def _runtime_vars(check: Check) -> dict[str, Any]:
     """Plausible values for what the steps of ``check`` set while it runs."""
     out: dict[str, Any] = {}
-    for step in _walk(check.steps):
+    for step in walk_steps(check.steps):
         spec = step.value if isinstance(step.value, dict) else {}
         if step.action == "repeat":
             out["i"] = 0
@@ -71,7 +55,7 @@ def _runtime_vars(check: Check) -> dict[str, Any]:
 
 
 def _templates(step: Step) -> Iterator[str]:
-    texts = [*_strings(step.value), *(v for _, v in step.options if isinstance(v, str))]
+    texts = [*strings_in(step.value), *(v for _, v in step.options if isinstance(v, str))]
     texts += [s for e in step.expects for s in (e.text, e.body) if s is not None]
     return (t for t in texts if is_template(t))
 
@@ -81,7 +65,7 @@ def render_problems(check: Check, users: int) -> list[str]:
     ctx = CheckContext(check, _target(users), Limits(), MailboxLocks(), ServerInfo(), Transcript())
     ctx.vars.update(_runtime_vars(check))
     problems = []
-    for step in _walk(check.steps):
+    for step in walk_steps(check.steps):
         for text in _templates(step):
             try:
                 render(text, ctx.template_context())

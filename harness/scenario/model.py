@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from harness.results import Level
 
-__all__ = ["Expect", "Step", "Check", "ScenarioFile", "parse_duration", "ACTIONS"]
+__all__ = ["Expect", "Step", "Check", "ScenarioFile", "parse_duration", "walk_steps", "ACTIONS"]
 
 # Step actions, in the order the docs list them.
 ACTIONS = (
@@ -128,3 +128,10 @@ class ScenarioFile:
     protocol: str
     checks: tuple[Check, ...] = field(default_factory=tuple)
     description: str = ""
+
+
+def walk_steps(steps: Iterable[Step]) -> Iterator[Step]:
+    """Every step, nested ones (``repeat``) included, in order."""
+    for step in steps:
+        yield step
+        yield from walk_steps(step.children)

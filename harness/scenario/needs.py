@@ -32,7 +32,7 @@ from jinja2 import TemplateSyntaxError, meta, nodes
 from harness.scenario.model import Expect, Step
 from harness.scenario.templating import is_template, parse
 
-__all__ = ["template_mailboxes", "steps_mailboxes", "requires_mailboxes", "shortfall", "LEGACY_USERS"]
+__all__ = ["strings_in", "template_mailboxes", "steps_mailboxes", "requires_mailboxes", "shortfall", "LEGACY_USERS"]
 
 # ``requires: [target:users2]`` from before mailbox counts were derived.
 LEGACY_USERS = re.compile(r"^target:users([0-9]+)$")
@@ -68,15 +68,16 @@ def template_mailboxes(text: str) -> int:
     return need
 
 
-def _strings(value: Any) -> Iterator[str]:
+def strings_in(value: Any) -> Iterator[str]:
+    """Every string inside a step value (nested mappings and lists included)."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
         for item in value.values():
-            yield from _strings(item)
+            yield from strings_in(item)
     elif isinstance(value, (list, tuple)):
         for item in value:
-            yield from _strings(item)
+            yield from strings_in(item)
 
 
 def _expect_strings(expects: Iterable[Expect]) -> Iterator[str]:
@@ -134,7 +135,7 @@ class _Walk:
     def need(self, steps: Iterable[Step]) -> int:
         need = 0
         for step in steps:
-            texts = [*_strings(step.value), *_strings(step.options), *_expect_strings(step.expects)]
+            texts = [*strings_in(step.value), *strings_in(step.options), *_expect_strings(step.expects)]
             need = max(need, _action_need(step, self.protocol_of(step)),
                        *(template_mailboxes(t) for t in texts), self.need(step.children))
             self.after(step)

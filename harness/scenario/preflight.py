@@ -22,7 +22,7 @@ from harness.rootcause import preflight_lines
 from harness.scenario.context import CheckContext, CheckFailed, CheckSkipped, ServerInfo
 from harness.scenario.delivery import deliver
 from harness.scenario.mailbox import MailboxLocks, find_message
-from harness.scenario.model import Check, Step
+from harness.scenario.model import Check, Step, walk_steps
 from harness.scenario.stepbase import open_maildrop, open_service
 from harness.session import Connection, Limits
 from harness.target import Delivery, DeliveryKind, Target, User
@@ -53,12 +53,6 @@ def _step_services(step: Step, protocol: str) -> Iterable[str]:
         yield "pop3"
 
 
-def _walk(steps: Iterable[Step]) -> Iterable[Step]:
-    for step in steps:
-        yield step
-        yield from _walk(step.children)
-
-
 def needs_of(check: Check, target: Target) -> CheckNeeds:
     """What ``check`` depends on against ``target`` (a ``deliver`` goes by SMTP only if the target says so)."""
     services: set[str] = set()
@@ -66,7 +60,7 @@ def needs_of(check: Check, target: Target) -> CheckNeeds:
         implicit = check.tls == "implicit" and target.endpoint(check.protocol + "s") is not None
         services.add(check.protocol + ("s" if implicit else ""))
     pop3_login = delivery = own = False
-    for step in _walk(check.steps):
+    for step in walk_steps(check.steps):
         services.update(_step_services(step, check.protocol))
         delivery |= step.action in ("retrieve", "deliver")
         own |= step.action in ("retrieve", "deliver") and not (step.value or {}).get("or_existing")
