@@ -9,6 +9,29 @@ MH_MYHOST=mx.example.test
 # The same twelve accounts start.sh creates (mh<name>, login <name>, password <name>pw).
 MH_USERS="alice bob carol dave erin frank grace heidi ivan judy mallory oscar"
 
+mh_start_args() {   # mh_start_args SCRIPT HELP_LAST_LINE INSTALLER CMD... -- "$@": sets CLEAN; root and commands present
+    local script="$1" help="$2" installer="$3" cmd
+    shift 3
+    local cmds=()
+    while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do cmds+=("$1"); shift; done
+    shift
+    CLEAN=0
+    for arg in "$@"; do
+        case "$arg" in
+            --clean) CLEAN=1 ;;
+            -h|--help) sed -n "2,${help}p" "$HERE/$script"; exit 0 ;;
+            *) echo "$script: unknown argument: $arg" >&2; exit 2 ;;
+        esac
+    done
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "$script: must run as root" >&2
+        exit 2
+    fi
+    for cmd in "${cmds[@]}"; do
+        command -v "$cmd" >/dev/null || { echo "$script: $cmd not found; run ci/servers/$installer" >&2; exit 2; }
+    done
+}
+
 mh_port_open() {    # bash /dev/tcp probe
     (exec 3<>"/dev/tcp/$MH_HOST/$1") 2>/dev/null
 }

@@ -18,22 +18,8 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 DIR="${MH_EXIM_DIR:-/tmp/mailharness-exim}"
 PREFIX="${MH_EXIM_PREFIX:-/opt/mailharness-exim}"
 EXIM="$PREFIX/usr/sbin/exim4"
-CLEAN=0
-for arg in "$@"; do
-    case "$arg" in
-        --clean) CLEAN=1 ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
-        *) echo "start-exim.sh: unknown argument: $arg" >&2; exit 2 ;;
-    esac
-done
-if [ "$(id -u)" -ne 0 ]; then
-    echo "start-exim.sh: must run as root" >&2
-    exit 2
-fi
+mh_start_args start-exim.sh 12 install-exim.sh dovecot doveadm openssl -- "$@"
 [ -x "$EXIM" ] || { echo "start-exim.sh: $EXIM not found; run ci/servers/install-exim.sh" >&2; exit 2; }
-for cmd in dovecot doveadm openssl; do
-    command -v "$cmd" >/dev/null || { echo "start-exim.sh: $cmd not found; run ci/servers/install-exim.sh" >&2; exit 2; }
-done
 
 SMTP_PORT=2526 SMTPS_PORT=2466 POP3_PORT=2111 POP3S_PORT=2996
 MAILDIR=Maildir-exim

@@ -19,22 +19,8 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 DIR="${MH_HARAKA_DIR:-/tmp/mailharness-haraka}"
 PREFIX="${MH_HARAKA_PREFIX:-/opt/mailharness-haraka}"
 HARAKA_JS="$PREFIX/node_modules/Haraka/bin/haraka"
-CLEAN=0
-for arg in "$@"; do
-    case "$arg" in
-        --clean) CLEAN=1 ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
-        *) echo "start-haraka.sh: unknown argument: $arg" >&2; exit 2 ;;
-    esac
-done
-if [ "$(id -u)" -ne 0 ]; then
-    echo "start-haraka.sh: must run as root" >&2
-    exit 2
-fi
+mh_start_args start-haraka.sh 13 install-haraka.sh node dovecot doveadm openssl -- "$@"
 [ -f "$HARAKA_JS" ] || { echo "start-haraka.sh: $HARAKA_JS not found; run ci/servers/install-haraka.sh" >&2; exit 2; }
-for cmd in node dovecot doveadm openssl; do
-    command -v "$cmd" >/dev/null || { echo "start-haraka.sh: $cmd not found; run ci/servers/install-haraka.sh" >&2; exit 2; }
-done
 
 SMTP_PORT=2527 SMTPS_PORT=2467 POP3_PORT=2112 POP3S_PORT=2997
 MAILDIR=Maildir-haraka
