@@ -8,7 +8,7 @@ from typing import Any, Iterable, Iterator
 
 from harness.results import Level
 
-__all__ = ["Expect", "Step", "Check", "ScenarioFile", "parse_duration", "walk_steps", "ACTIONS"]
+__all__ = ["Expect", "Step", "Check", "ScenarioFile", "parse_duration", "walk_steps", "connect_target", "ACTIONS"]
 
 # Step actions, in the order the docs list them.
 ACTIONS = (
@@ -135,3 +135,11 @@ def walk_steps(steps: Iterable[Step]) -> Iterator[Step]:
     for step in steps:
         yield step
         yield from walk_steps(step.children)
+
+
+def connect_target(value: Any) -> tuple[str, str, str]:
+    """(service, connection name, tls) of a ``connect`` step's value: ``smtp`` or ``{service:, as:, tls:}``."""
+    if isinstance(value, str):
+        return value, value, "target"
+    service = value.get("service", "smtp")
+    return service, value.get("as", service), value.get("tls", "target")

@@ -29,7 +29,7 @@ from typing import Any, Iterable, Iterator
 
 from jinja2 import TemplateSyntaxError, meta, nodes
 
-from harness.scenario.model import Expect, Step
+from harness.scenario.model import Expect, Step, connect_target
 from harness.scenario.templating import is_template, parse
 
 __all__ = ["strings_in", "template_mailboxes", "steps_mailboxes", "requires_mailboxes", "shortfall", "LEGACY_USERS"]
@@ -124,9 +124,7 @@ class _Walk:
 
     def after(self, step: Step) -> None:
         if step.action == "connect":
-            value = step.value
-            service = value if isinstance(value, str) else value.get("service", "smtp")
-            name = service if isinstance(value, str) else value.get("as", service)
+            service, name, _ = connect_target(step.value)
             self.protocols[name] = "smtp" if service.startswith("smtp") else "pop3"
             self.current = name
         elif step.action == "use" and isinstance(step.value, str):

@@ -22,7 +22,7 @@ from harness.rootcause import preflight_lines
 from harness.scenario.context import CheckContext, CheckFailed, CheckSkipped, ServerInfo
 from harness.scenario.delivery import deliver
 from harness.scenario.mailbox import MailboxLocks, find_message
-from harness.scenario.model import Check, Step, walk_steps
+from harness.scenario.model import Check, Step, connect_target, walk_steps
 from harness.scenario.stepbase import open_maildrop, open_service
 from harness.session import Connection, Limits
 from harness.target import Delivery, DeliveryKind, Target, User
@@ -31,7 +31,7 @@ from harness.transcript import Transcript
 __all__ = ["Preflight", "Probe", "Blocker", "CheckNeeds", "needs_of", "run_preflight", "POP3_LOGIN_ACTIONS"]
 
 # Step actions that open a POP3 maildrop (and so need a working login).
-POP3_LOGIN_ACTIONS = frozenset({"login", "retrieve"})
+POP3_LOGIN_ACTIONS = frozenset({"login", "retrieve", "inspect"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +45,9 @@ class CheckNeeds:
     own_message: bool = False       # ... and cannot do without a message of its own (no ``or_existing``)
 
 
-def _step_services(step: Step, protocol: str) -> Iterable[str]:
+def _step_services(step: Step) -> Iterable[str]:
     if step.action == "connect":
-        value = step.value
-        yield value if isinstance(value, str) else value.get("service", protocol)
+        yield connect_target(step.value)[0]
     elif step.action == "retrieve":
         yield "pop3"
 
@@ -59,15 +58,15 @@ def needs_of(check: Check, target: Target) -> CheckNeeds:
     if check.connect:
         implicit = check.tls == "implicit" and target.endpoint(check.protocol + "s") is not None
         services.add(check.protocol + ("s" if implicit else ""))
+    how = target.deliver_by
     pop3_login = delivery = own = False
     for step in walk_steps(check.steps):
-        services.update(_step_services(step, check.protocol))
+        services.update(_step_services(step))
         delivery |= step.action in ("retrieve", "deliver")
         own |= step.action in ("retrieve", "deliver") and not (step.value or {}).get("or_existing")
-        how = target.deliver_by
         if step.action == "deliver" and (how is None or how.kind is DeliveryKind.SMTP):
             services.add("smtp" if how is not None else "pop3")
-        pop3_login |= step.action in POP3_LOGIN_ACTIONS or step.action == "inspect"
+        pop3_login |= step.action in POP3_LOGIN_ACTIONS
         pop3_login |= step.action == "auth" and check.protocol == "pop3"
     return CheckNeeds(frozenset(services), check.protocol, pop3_login, delivery, own)
 

@@ -15,20 +15,14 @@ from harness.protocol.smtp import parse_ehlo
 from harness.errors import ConnectionClosed, ConnectionReset, TlsError
 from harness.scenario.context import CheckContext, CheckFailed, CheckPassedEarly, CheckSkipped
 from harness.scenario.expect import judge
-from harness.scenario.model import Expect, Step, parse_duration
+from harness.scenario.model import Expect, Step, connect_target, parse_duration
 from harness.session import Connection
 from harness.scenario.stepbase import OK_POP3, default_expect, executor, expect_all, expect_one, open_service, run_step
 from harness.transport import client_tls_context
 
 @executor("connect")
 def _connect(ctx: CheckContext, step: Step) -> None:
-    value = step.value
-    if isinstance(value, str):
-        service, name, tls = value, value, "target"
-    else:
-        service = value.get("service", "smtp")
-        name = value.get("as", service)
-        tls = value.get("tls", "target")
+    service, name, tls = connect_target(step.value)
     if name in ctx.conns:
         ctx.conns[name].close()
     conn = open_service(ctx, service, name, tls)
