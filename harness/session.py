@@ -17,6 +17,8 @@ from typing import Callable
 from harness.errors import ConnectionClosed, Timeout, TransportError
 from harness.protocol.common import CLOSED, NEED_DATA, Violation
 from harness.protocol.pop3 import Pop3ResponseReader, expects_multiline, parse_capa
+from harness.protocol.protocols import Protocol
+from harness.protocol.sequencing import tracker_for
 from harness.protocol.replies import Capabilities, Pop3Response, SmtpReply
 from harness.protocol.smtp import SmtpReplyReader, parse_ehlo
 from harness.transcript import Transcript
@@ -62,12 +64,10 @@ class Limits:
 
 
 class Connection:
-    def __init__(self, name: str, protocol: str, stream: Stream, transcript: Transcript,
+    def __init__(self, name: str, protocol: Protocol | str, stream: Stream, transcript: Transcript,
                  limits: Limits = Limits(), clock: Callable[[], float] = time.monotonic) -> None:
-        if protocol not in ("smtp", "pop3"):
-            raise ValueError(f"unknown protocol {protocol!r}")
         self.name = name
-        self.protocol = protocol
+        self.protocol = Protocol.parse(protocol)     # "smtp"/"pop3" accepted at this edge too
         self.stream = stream
         self.transcript = transcript
         self.limits = limits
@@ -81,6 +81,9 @@ class Connection:
         self._reply_unrecorded = 0              # ... and beyond max_recorded_reply, only counted
         self._smtp = SmtpReplyReader(max_line=limits.max_line, max_lines=limits.max_reply_lines)
         self._pop3 = Pop3ResponseReader(max_line=limits.max_line, max_body=limits.max_body)
+        # Sequence hook (harness/protocol/sequencing.py): fed every byte sent and every reply
+        # read; replies the RFCs do not list for their command become INFO findings.
+        self.sequence = tracker_for(self.protocol)
 
     # -- writing -----------------------------------------------------------------------
 
@@ -88,6 +91,7 @@ class Connection:
         """Write exactly these bytes (nothing is added or fixed up)."""
         self.transcript.record(self.name, "C", data, note)
         self._sent = True
+        self.sequence.sent(data)
         try:
             self.stream.write(data, self.limits.write_deadline)
         except TransportError as exc:
@@ -96,14 +100,14 @@ class Connection:
 
     def send_line(self, line: str | bytes, note: str = "") -> None:
         data = line.encode("utf-8") if isinstance(line, str) else line
-        if self.protocol == "pop3":
+        if self.protocol is Protocol.POP3:
             self._pop3.expect(expects_multiline(data))
         self.send(data + b"\r\n", note)
 
     # -- reading -----------------------------------------------------------------------
 
     def _reader(self) -> SmtpReplyReader | Pop3ResponseReader:
-        return self._smtp if self.protocol == "smtp" else self._pop3
+        return self._smtp if self.protocol is Protocol.SMTP else self._pop3
 
     def _read_event(self, timeout: float | None) -> SmtpReply | Pop3Response:
         try:
@@ -125,6 +129,8 @@ class Connection:
                 assert not isinstance(event, type(NEED_DATA))
                 for v in event.violations:
                     self.findings.append(v)
+                if (unlisted := self.sequence.received(event)) is not None:
+                    self.findings.append(unlisted)
                 greeting = self._replies == 0 and not self._sent
                 self._replies += 1
                 self._end_reply_recording()
@@ -167,14 +173,14 @@ class Connection:
         self._reply_recorded = self._reply_unrecorded = 0
 
     def read_reply(self, timeout: float | None = None) -> SmtpReply:
-        if self.protocol != "smtp":
+        if self.protocol is not Protocol.SMTP:
             raise TypeError("read_reply is for SMTP connections")
         reply = self._read_event(timeout)
         assert isinstance(reply, SmtpReply)
         return reply
 
     def read_response(self, multiline: bool | None = None, timeout: float | None = None) -> Pop3Response:
-        if self.protocol != "pop3":
+        if self.protocol is not Protocol.POP3:
             raise TypeError("read_response is for POP3 connections")
         if multiline is not None:
             self._pop3.expect(multiline)
@@ -284,7 +290,7 @@ def _refuses_service(event: SmtpReply | Pop3Response) -> bool:
     return event.ok is False
 
 
-def open_connection(name: str, protocol: str, host: str, port: int, transcript: Transcript, *,
+def open_connection(name: str, protocol: Protocol | str, host: str, port: int, transcript: Transcript, *,
                     implicit_tls: bool = False, tls_context: ssl.SSLContext | None = None,
                     limits: Limits = Limits()) -> Connection:
     transcript.event(name, f"connect {host}:{port}{' (implicit TLS)' if implicit_tls else ''}")

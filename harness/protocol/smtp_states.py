@@ -2,8 +2,10 @@
 
 ``TRANSITIONS[(state, command, reply class)]`` gives the next state; pairs not
 in the table leave the state unchanged (that is what §4.1.4 requires of a
-server that answers 5xx/503). ``ALLOWED_CODES`` is the §4.3.2 table: a code
-outside it is reported as an INFO finding, never a failure.
+server that answers 5xx/503). ``ALLOWED_CODES`` is the §4.3.2 table, with the
+codes §4.3.2 allows for any command (``ANY_COMMAND_CODES``) and RFC 4954/3207's
+530 added by ``allowed_codes``. ``harness.protocol.sequencing`` reports a code
+outside it as an INFO finding, never a failure.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import enum
 
 from harness.protocol.replies import ReplyClass
 
-__all__ = ["SmtpState", "SmtpCommand", "TRANSITIONS", "ALLOWED_CODES", "classify", "next_state"]
+__all__ = ["SmtpState", "SmtpCommand", "TRANSITIONS", "ALLOWED_CODES", "ANY_COMMAND_CODES", "CODES_RFC",
+           "allowed_codes", "classify", "next_state"]
 
 
 class SmtpState(enum.Enum):
@@ -67,11 +70,13 @@ TRANSITIONS: dict[tuple[SmtpState, SmtpCommand, ReplyClass], SmtpState] = {
 }
 
 ALLOWED_CODES: dict[SmtpCommand, frozenset[int]] = {
-    C.GREETING: frozenset({220, 554}),
+    # 521: "does not accept mail" (RFC 7504 §3); 421 at connect is covered by ANY_COMMAND_CODES
+    C.GREETING: frozenset({220, 554, 521}),
     C.EHLO: frozenset({250, 502, 550, 500, 501, 504, 421}),
     C.HELO: frozenset({250, 502, 550, 500, 501, 504, 421}),
     C.MAIL: frozenset({250, 552, 451, 452, 550, 553, 503, 455, 555, 500, 501, 421, 530}),
-    C.RCPT: frozenset({250, 251, 550, 551, 552, 553, 450, 451, 452, 503, 455, 555, 500, 501, 421, 530}),
+    C.RCPT: frozenset({250, 251, 550, 551, 552, 553, 450, 451, 452, 503, 455, 555, 500, 501, 421, 530,
+                       556}),   # 556: the recipient's domain does not accept mail (RFC 7504 §3)
     C.DATA: frozenset({354, 503, 554, 500, 501, 421}),
     C.END_OF_DATA: frozenset({250, 552, 554, 451, 452, 450, 550}),
     C.RSET: frozenset({250, 500, 501, 421}),
@@ -83,6 +88,34 @@ ALLOWED_CODES: dict[SmtpCommand, frozenset[int]] = {
     C.STARTTLS: frozenset({220, 454, 501, 503}),        # RFC 3207 §4
     C.AUTH: frozenset({235, 334, 432, 454, 500, 501, 503, 504, 530, 534, 535, 538}),  # RFC 4954 §6
 }
+
+# RFC 5321 §4.3.2: "any SMTP command can return" 500 (unrecognised, line too long), 501 (syntax)
+# and 421 (shutting down; §3.8: at any time). The greeting and the end-of-data dot are not
+# command lines, so of these only 421 applies to them.
+ANY_COMMAND_CODES: frozenset[int] = frozenset({500, 501, 421})
+_NOT_COMMAND_LINES = frozenset({C.GREETING, C.END_OF_DATA})
+# 530 "authentication required" (RFC 4954 §6) or "must issue STARTTLS first" (RFC 3207 §4):
+# either may answer any command except these, which both RFCs exempt.
+_NEVER_530 = frozenset({C.GREETING, C.END_OF_DATA, C.EHLO, C.NOOP, C.QUIT})
+# Where a command's codes are listed, for the finding's citation.
+CODES_RFC: dict[SmtpCommand, str] = {C.STARTTLS: "3207#4", C.AUTH: "4954#6"}
+
+
+def allowed_codes(command: SmtpCommand, refused_greeting: bool = False) -> frozenset[int] | None:
+    """The codes the RFCs list for ``command``'s reply; None where no table applies (BDAT, unknown verbs).
+
+    ``refused_greeting``: after a 554 greeting the server answers every command but
+    QUIT with 503 (RFC 5321 §3.1).
+    """
+    listed = ALLOWED_CODES.get(command)
+    if listed is None:
+        return None
+    extra = {421} if command in _NOT_COMMAND_LINES else set(ANY_COMMAND_CODES)
+    if command not in _NEVER_530:
+        extra.add(530)
+    if refused_greeting and command not in (C.GREETING, C.QUIT):
+        extra.add(503)
+    return listed | extra
 
 
 def classify(line: bytes) -> SmtpCommand:

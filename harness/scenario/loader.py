@@ -18,6 +18,7 @@ import yaml
 
 from harness.errors import ScenarioError
 from harness.escapes import EscapeError, decode_escapes
+from harness.protocol.protocols import Protocol
 from harness.results import Level
 from harness.scenario.model import ACTIONS, Check, Expect, ScenarioFile, Step, parse_duration
 from harness.scenario.needs import LEGACY_USERS, requires_mailboxes, steps_mailboxes
@@ -135,7 +136,7 @@ class _FileLoader(YamlFileLoader):
         data = self.read_mapping("a scenario file must be a mapping with 'suite' and 'checks'")
         if not self.validate(data, "file", [], data):
             raise ScenarioErrors(self.errors)
-        protocol = data.get("protocol", "smtp")
+        protocol = Protocol.parse(data.get("protocol", "smtp"))   # the schema allows only smtp|pop3
         checks: list[Check] = []
         seen: dict[str, int] = {}
         for index, raw in enumerate(data["checks"]):
@@ -150,12 +151,12 @@ class _FileLoader(YamlFileLoader):
             raise ScenarioErrors(self.errors)
         return ScenarioFile(self.name, data["suite"], protocol, tuple(checks), data.get("description", ""))
 
-    def check(self, raw: LineDict, suite: str, protocol: str, base: list[Any], root: Any) -> Check | None:
+    def check(self, raw: LineDict, suite: str, protocol: Protocol, base: list[Any], root: Any) -> Check | None:
         steps = self.steps(raw["steps"], base + ["steps"], root)
         if steps is None:
             return None
         requires = tuple(raw.get("requires", ()))
-        check_protocol = raw.get("protocol", protocol)
+        check_protocol = Protocol.parse(raw.get("protocol", protocol))
         connect = raw.get("connect", True)
         mailboxes = max(steps_mailboxes(steps, check_protocol, connect), raw.get("mailboxes", 0),
                         requires_mailboxes(requires))

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
+from harness.protocol.protocols import Protocol
 from harness.results import Level
 
 __all__ = ["Expect", "Step", "Check", "ScenarioFile", "parse_duration", "walk_steps", "connect_target", "ACTIONS"]
@@ -89,7 +90,7 @@ class Check:
     suite: str
     file: str
     line: int
-    protocol: str = "smtp"
+    protocol: Protocol = Protocol.SMTP
     rationale: str = ""
     # (rfc, text): the RFC sentence that binds the server, verbatim; "" when not audited yet
     quote: tuple[str, str] | None = None
@@ -125,7 +126,7 @@ class Check:
 class ScenarioFile:
     path: str
     suite: str
-    protocol: str
+    protocol: Protocol
     checks: tuple[Check, ...] = field(default_factory=tuple)
     description: str = ""
 

@@ -29,6 +29,7 @@ from typing import Any, Iterable, Iterator
 
 from jinja2 import TemplateSyntaxError, meta, nodes
 
+from harness.protocol.protocols import Protocol
 from harness.scenario.model import Expect, Step, connect_target
 from harness.scenario.templating import is_template, parse
 
@@ -90,7 +91,7 @@ def _ref_need(ref: Any) -> int:
     return ref + 1 if isinstance(ref, int) and not isinstance(ref, bool) else 1
 
 
-def _action_need(step: Step, protocol: str | None) -> int:
+def _action_need(step: Step, protocol: Protocol | None) -> int:
     value = step.value
     spec = value if isinstance(value, dict) else {}
     if step.action == "login":
@@ -101,7 +102,7 @@ def _action_need(step: Step, protocol: str | None) -> int:
     if step.action == "auth":
         if "login" in spec:
             return 0
-        if protocol == "smtp" and "user" not in spec:
+        if protocol is Protocol.SMTP and "user" not in spec:
             return 0                              # smtp_auth first; CheckContext.user() guards the fallback
         return _ref_need(spec.get("user", 0))
     if step.action in ("mail", "send_data", "smuggle"):
@@ -114,18 +115,19 @@ def _action_need(step: Step, protocol: str | None) -> int:
 class _Walk:
     """Follows which connection, and so which protocol, each step runs on."""
 
-    def __init__(self, protocol: str, connect: bool) -> None:
-        self.protocols: dict[str, str] = {protocol: protocol} if connect else {}
-        self.current: str | None = protocol if connect else None
+    def __init__(self, protocol: Protocol, connect: bool) -> None:
+        # the check's first connection is named after its protocol ("smtp"/"pop3")
+        self.protocols: dict[str, Protocol] = {protocol.value: protocol} if connect else {}
+        self.current: str | None = protocol.value if connect else None
 
-    def protocol_of(self, step: Step) -> str | None:
+    def protocol_of(self, step: Step) -> Protocol | None:
         name = step.conn or self.current
         return self.protocols.get(name) if name is not None else None
 
     def after(self, step: Step) -> None:
         if step.action == "connect":
             service, name, _ = connect_target(step.value)
-            self.protocols[name] = "smtp" if service.startswith("smtp") else "pop3"
+            self.protocols[name] = Protocol.of_service(service)
             self.current = name
         elif step.action == "use" and isinstance(step.value, str):
             self.current = step.value
@@ -140,7 +142,7 @@ class _Walk:
         return need
 
 
-def steps_mailboxes(steps: Iterable[Step], protocol: str = "smtp", connect: bool = True) -> int:
+def steps_mailboxes(steps: Iterable[Step], protocol: Protocol = Protocol.SMTP, connect: bool = True) -> int:
     """Mailboxes the steps of a check need (``protocol``/``connect``: the check's first connection)."""
     return _Walk(protocol, connect).need(steps)
 

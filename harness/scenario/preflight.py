@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from harness.errors import DeliveryFailed, TransportError
+from harness.protocol.protocols import Protocol
 from harness.protocol.replies import Pop3Response, SmtpReply
 from harness.results import Level, Status
 from harness.rootcause import preflight_lines
@@ -39,7 +40,7 @@ class CheckNeeds:
     """What a check depends on, read from its steps once."""
 
     services: frozenset[str]        # smtp, pop3, smtps, pop3s
-    primary: str                    # where the check starts: its own failure is named first
+    primary: Protocol               # where the check starts: its own failure is named first
     pop3_login: bool                # logs into a maildrop (login/retrieve, or AUTH on POP3)
     delivery: bool                  # has a ``retrieve``/``deliver``: relies on mail reaching the mailbox
     own_message: bool = False       # ... and cannot do without a message of its own (no ``or_existing``)
@@ -56,8 +57,9 @@ def needs_of(check: Check, target: Target) -> CheckNeeds:
     """What ``check`` depends on against ``target`` (a ``deliver`` goes by SMTP only if the target says so)."""
     services: set[str] = set()
     if check.connect:
-        implicit = check.tls == "implicit" and target.endpoint(check.protocol + "s") is not None
-        services.add(check.protocol + ("s" if implicit else ""))
+        tls_service = check.protocol.implicit_tls_service
+        implicit = check.tls == "implicit" and target.endpoint(tls_service) is not None
+        services.add(tls_service if implicit else check.protocol.value)
     how = target.deliver_by
     pop3_login = delivery = own = False
     for step in walk_steps(check.steps):
@@ -67,7 +69,7 @@ def needs_of(check: Check, target: Target) -> CheckNeeds:
         if step.action == "deliver" and (how is None or how.kind is DeliveryKind.SMTP):
             services.add("smtp" if how is not None else "pop3")
         pop3_login |= step.action in POP3_LOGIN_ACTIONS
-        pop3_login |= step.action == "auth" and check.protocol == "pop3"
+        pop3_login |= step.action == "auth" and check.protocol is Protocol.POP3
     return CheckNeeds(frozenset(services), check.protocol, pop3_login, delivery, own)
 
 
@@ -140,7 +142,7 @@ class Preflight:
     # -- what the checks may rely on ------------------------------------------------------------
 
     def blocker(self, needs: CheckNeeds) -> Blocker | None:
-        for service in sorted(needs.services, key=lambda s: (not s.startswith(needs.primary), s)):
+        for service in sorted(needs.services, key=lambda s: (Protocol.of_service(s) is not needs.primary, s)):
             probe = self.probes.get(service)
             if probe is not None and not probe.usable:
                 return Blocker(Status.ERROR, probe.error_class,
@@ -187,18 +189,19 @@ def _address(target: Target, service: str) -> str:
     return f"[{ep.host}]:{ep.port}" if ":" in ep.host else f"{ep.host}:{ep.port}"
 
 
-def _probe_one(target: Target, limits: Limits, info: ServerInfo, protocol: str) -> Probe:
-    probe = Probe(protocol, _address(target, protocol))
+def _probe_one(target: Target, limits: Limits, info: ServerInfo, protocol: Protocol) -> Probe:
+    service = protocol.value        # the plaintext endpoint, named like the protocol; also ServerInfo's field prefix
+    probe = Probe(service, _address(target, service))
     ctx = _context(target, limits, info)
     started = time.perf_counter()
     stage = "connect"
     try:
-        conn = open_service(ctx, protocol, protocol)
+        conn = open_service(ctx, service, service)
         stage = "greeting"
-        greeting = ctx.greetings.pop(protocol, None) or conn.read_any(ctx.reply_timeout())
-        stage = "EHLO" if protocol == "smtp" else "CAPA"
+        greeting = ctx.greetings.pop(service, None) or conn.read_any(ctx.reply_timeout())
+        stage = "EHLO" if protocol is Protocol.SMTP else "CAPA"
         probe.greeting = str(greeting).splitlines()[0] if str(greeting) else ""
-        setattr(info, f"{protocol}_greeting", str(greeting))
+        setattr(info, f"{service}_greeting", str(greeting))
         # A greeting with the wrong code is a finding for the greeting checks, not a reason
         # to stop the others: only the transport failing blocks checks, so EHLO/CAPA go on.
         _probe_capabilities(conn, target, info, probe, protocol)
@@ -206,13 +209,13 @@ def _probe_one(target: Target, limits: Limits, info: ServerInfo, protocol: str) 
             conn.command("QUIT")
     except TransportError as exc:
         probe.error, probe.error_class, probe.stage = f"{stage}: {exc}", exc.error_class, stage
-        setattr(info, f"{protocol}_error", str(exc))
-        setattr(info, f"{protocol}_error_class", exc.error_class)
+        setattr(info, f"{service}_error", str(exc))
+        setattr(info, f"{service}_error_class", exc.error_class)
     except (CheckFailed, CheckSkipped) as exc:
         # open_service's upgrade when the target says tls: starttls
         probe.error, probe.error_class, probe.stage = str(exc), "tls", "connect"
-        setattr(info, f"{protocol}_error", str(exc))
-        setattr(info, f"{protocol}_error_class", "tls")
+        setattr(info, f"{service}_error", str(exc))
+        setattr(info, f"{service}_error_class", "tls")
     finally:
         probe.ms = (time.perf_counter() - started) * 1000
         ctx.close_all()
@@ -223,20 +226,22 @@ def _positive(reply: SmtpReply | Pop3Response) -> bool:
     return reply.code == 220 if isinstance(reply, SmtpReply) else bool(reply.ok)
 
 
-def _probe_capabilities(conn: Connection, target: Target, info: ServerInfo, probe: Probe, protocol: str) -> None:
+def _probe_capabilities(conn: Connection, target: Target, info: ServerInfo, probe: Probe, protocol: Protocol) -> None:
     """EHLO or CAPA, and again inside STARTTLS/STLS when it is offered (what ``requires:`` is judged on)."""
-    verb = "STARTTLS" if protocol == "smtp" else "STLS"
-    ask: Callable[[], object] = (lambda: conn.ehlo(target.client_name)) if protocol == "smtp" else conn.capa
+    smtp = protocol is Protocol.SMTP
+    service = protocol.value
+    verb = "STARTTLS" if smtp else "STLS"
+    ask: Callable[[], object] = (lambda: conn.ehlo(target.client_name)) if smtp else conn.capa
     ask()
-    setattr(info, protocol, conn.capabilities)
+    setattr(info, service, conn.capabilities)
     probe.capabilities = tuple(conn.capabilities or ())
-    endpoint = target.endpoint(protocol)
+    endpoint = target.endpoint(service)
     if endpoint is not None and endpoint.tls != "none":
-        setattr(info, f"{protocol}_tls", conn.capabilities)
+        setattr(info, f"{service}_tls", conn.capabilities)
         probe.tls = f"TLS ({endpoint.tls}) ok"
     elif conn.capabilities and verb in conn.capabilities:
         probe.tls = _upgrade(conn, verb, ask)
-        setattr(info, f"{protocol}_tls", conn.capabilities if probe.tls == f"{verb} ok" else None)
+        setattr(info, f"{service}_tls", conn.capabilities if probe.tls == f"{verb} ok" else None)
 
 
 def _upgrade(conn: Connection, verb: str, again: Callable[[], object]) -> str:
@@ -330,7 +335,7 @@ def run_preflight(target: Target, limits: Limits, *, canary: bool = True) -> Pre
     """Probe SMTP and POP3 at once, then the logins, then one delivery when both sides work."""
     started = time.perf_counter()
     pre = Preflight()
-    protocols = [p for p in ("smtp", "pop3") if target.endpoint(p) is not None]
+    protocols = [p for p in Protocol if target.endpoint(p.value) is not None]
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="preflight") as pool:
         for probe in pool.map(lambda p: _probe_one(target, limits, pre.info, p), protocols):
             pre.probes[probe.service] = probe

@@ -18,6 +18,7 @@ from typing import Callable, Iterable, Sequence
 from harness import __version__
 from harness.errors import ScenarioError, TransportError
 from harness.escapes import EscapeError
+from harness.protocol.protocols import Protocol
 from harness.results import CheckResult, RunResult, Status
 from harness.scenario.context import CheckContext, CheckFailed, CheckPassedEarly, CheckSkipped, ServerInfo
 from harness.scenario.delivery import EXISTING_SKIP
@@ -111,14 +112,17 @@ def _requirement_met(req: str, check: Check, target: Target, info: ServerInfo) -
             return why is None, why or ""
         return bool(getattr(target, key, None)), f"the target has no {key}"
     if req.startswith("greeting:"):
-        banner = info.smtp_greeting if check.protocol == "smtp" else info.pop3_greeting
+        banner = info.smtp_greeting if check.protocol is Protocol.SMTP else info.pop3_greeting
         return bool(re.search(req[len("greeting:"):], banner)), "the server's greeting does not match"
-    protocol, _, cap = req.partition(":") if req.split(":", 1)[0] in ("smtp", "pop3") else (check.protocol, "", req)
-    plain, tls = (info.smtp, info.smtp_tls) if protocol == "smtp" else (info.pop3, info.pop3_tls)
+    prefix, colon, rest = req.partition(":")
+    named = colon and prefix in {p.value for p in Protocol}     # "smtp:SIZE", "pop3:UIDL"; a bare "SIZE" is the check's own
+    protocol, cap = (Protocol.parse(prefix), rest) if named else (check.protocol, req)
+    smtp = protocol is Protocol.SMTP
+    plain, tls = (info.smtp, info.smtp_tls) if smtp else (info.pop3, info.pop3_tls)
     if plain is None and tls is None:
-        error = info.smtp_error if protocol == "smtp" else info.pop3_error
+        error = info.smtp_error if smtp else info.pop3_error
         failure = TransportError(f"capability probe failed: {error or 'no capabilities'}")
-        failure.error_class = (info.smtp_error_class if protocol == "smtp" else info.pop3_error_class) \
+        failure.error_class = (info.smtp_error_class if smtp else info.pop3_error_class) \
             or failure.error_class
         raise failure
     met = any(c is not None and c.has(cap) for c in (plain, tls))
@@ -156,12 +160,13 @@ class Runner:
         return self.preflight.info
 
     def _skip_reason(self, check: Check) -> str | None:
-        if self.target.endpoint(check.protocol) is None:
-            return f"the target has no {check.protocol} section"
+        if self.target.endpoint(check.protocol.value) is None:
+            return f"the target has no {check.protocol.value} section"
         needs = needs_of(check, self.target)
-        for protocol in ("smtp", "pop3"):
-            if any(s.startswith(protocol) for s in needs.services) and self.target.endpoint(protocol) is None:
-                return f"the target has no {protocol} section"
+        for protocol in Protocol:
+            if any(Protocol.of_service(s) is protocol for s in needs.services) \
+                    and self.target.endpoint(protocol.value) is None:
+                return f"the target has no {protocol.value} section"
         how = self.target.deliver_by
         if needs.own_message and how is not None and how.kind is DeliveryKind.EXISTING:
             return EXISTING_SKIP
@@ -194,7 +199,7 @@ class Runner:
             if reason:
                 raise CheckSkipped(reason)
             if check.connect:
-                open_service(ctx, check.protocol, check.protocol, check.tls)
+                open_service(ctx, check.protocol.value, check.protocol.value, check.tls)
             for step in check.steps:
                 run_step(ctx, step)
         except CheckFailed as exc:

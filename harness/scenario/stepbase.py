@@ -14,6 +14,7 @@ from contextlib import ExitStack
 from typing import Any, Callable
 
 from harness.errors import ConnectionClosed
+from harness.protocol.protocols import Protocol
 from harness.protocol.replies import Pop3Response, SmtpReply
 from harness.scenario.context import CheckContext, CheckFailed, CheckSkipped
 from harness.scenario.expect import describe_expect, judge
@@ -65,7 +66,7 @@ def expect_one(ctx: CheckContext, conn: Connection, e: Expect, step: Step | None
             raise CheckFailed([f"expected no further reply, got {len(extra)} more octets: {shown!r}"], step)
         return None
     try:
-        if conn.protocol == "pop3":
+        if conn.protocol is Protocol.POP3:
             reply: SmtpReply | Pop3Response = conn.read_response(multiline, ctx.reply_timeout(e.timeout))
         else:
             reply = conn.read_reply(ctx.reply_timeout(e.timeout))
@@ -90,7 +91,7 @@ def expect_all(ctx: CheckContext, conn: Connection, step: Step, defaults: tuple[
 
 
 def default_expect(conn: Connection, smtp: Expect, pop3: Expect) -> tuple[Expect, ...]:
-    return (smtp if conn.protocol == "smtp" else pop3,)
+    return (smtp if conn.protocol is Protocol.SMTP else pop3,)
 
 
 OK_POP3 = Expect(ok=True)
@@ -102,7 +103,7 @@ def open_service(ctx: CheckContext, service: str, name: str, tls: str = "target"
                  make_current: bool = True) -> Connection:
     """Connect to ``service`` (smtp, pop3, smtps, pop3s); STARTTLS/STLS first when the target says so."""
     target = ctx.target
-    protocol = "smtp" if service.startswith("smtp") else "pop3"
+    protocol = Protocol.of_service(service)
     endpoint = target.endpoint(service)
     if service in ("smtp", "pop3") and tls == "implicit":
         endpoint = target.endpoint(service + "s") or (endpoint if endpoint and endpoint.tls == "implicit" else None)
@@ -110,7 +111,7 @@ def open_service(ctx: CheckContext, service: str, name: str, tls: str = "target"
         raise CheckSkipped(f"the target has no {service}{' implicit-TLS' if tls == 'implicit' else ''} endpoint")
     mode = "implicit" if service in ("smtps", "pop3s") else (endpoint.tls if tls == "target" else tls)
     if tls == "none" and endpoint.tls == "implicit":
-        raise CheckSkipped(f"the check needs a plaintext {protocol.upper()} port; the target's is implicit TLS")
+        raise CheckSkipped(f"the check needs a plaintext {protocol.name} port; the target's is implicit TLS")
     context = client_tls_context(target.tls_verify)
     conn = open_connection(name, protocol, endpoint.host, endpoint.port, ctx.transcript,
                            implicit_tls=mode == "implicit", tls_context=context, limits=ctx.limits)
@@ -121,7 +122,7 @@ def open_service(ctx: CheckContext, service: str, name: str, tls: str = "target"
         # The target wants TLS on a plaintext port: upgrade before the check's own steps.
         greeting = conn.read_any(ctx.reply_timeout())
         ctx.greetings[name] = greeting
-        if protocol == "smtp":
+        if protocol is Protocol.SMTP:
             conn.ehlo(target.client_name)
             reply = conn.command("STARTTLS", ctx.reply_timeout())
             ok = isinstance(reply, SmtpReply) and reply.code == 220

@@ -10,6 +10,7 @@ from typing import Callable
 
 from harness.escapes import decode_escapes
 from harness.protocol.pop3 import expects_multiline
+from harness.protocol.protocols import Protocol
 from harness.protocol.replies import Pop3Response, SmtpReply
 from harness.protocol.smtp import parse_ehlo
 from harness.errors import ConnectionClosed, ConnectionReset, TlsError
@@ -57,7 +58,7 @@ def _send(ctx: CheckContext, step: Step) -> None:
     line = ctx.render(step.value)
     if step.option("secret"):
         ctx.transcript.add_secret(line.split(" ", 1)[-1])
-    if conn.protocol == "pop3":
+    if conn.protocol is Protocol.POP3:
         ctx.typed_line(conn.name, line)
     conn.send_line(line)
     expect_all(ctx, conn, step)
@@ -67,7 +68,7 @@ def _send(ctx: CheckContext, step: Step) -> None:
 def _send_raw(ctx: CheckContext, step: Step) -> None:
     conn = ctx.conn(step)
     data = decode_escapes(ctx.render(step.value))
-    hints = [expects_multiline(data.split(b"\n", 1)[0])] if conn.protocol == "pop3" else None
+    hints = [expects_multiline(data.split(b"\n", 1)[0])] if conn.protocol is Protocol.POP3 else None
     conn.send(data)
     expect_all(ctx, conn, step, multiline_hints=hints)
 
@@ -76,7 +77,7 @@ def _send_raw(ctx: CheckContext, step: Step) -> None:
 def _pipeline(ctx: CheckContext, step: Step) -> None:
     conn = ctx.conn(step)
     lines = [ctx.render(line) for line in step.value]
-    if conn.protocol == "pop3":
+    if conn.protocol is Protocol.POP3:
         for line in lines:
             ctx.typed_line(conn.name, line)
     conn.send(b"".join(line.encode("utf-8") + b"\r\n" for line in lines), note="pipelined")
@@ -236,7 +237,7 @@ def _injected_upgrade(ctx: CheckContext, step: Step, conn: Connection, verb: str
     """
     conn.send(decode_escapes(ctx.render(raw)), note=f"{verb} with plaintext pipelined behind it")
     try:
-        if conn.protocol == "pop3":
+        if conn.protocol is Protocol.POP3:
             go: SmtpReply | Pop3Response = conn.read_response(False, ctx.reply_timeout())
         else:
             go = conn.read_reply(ctx.reply_timeout())
@@ -256,7 +257,7 @@ def _injected_upgrade(ctx: CheckContext, step: Step, conn: Connection, verb: str
     extra = conn.expect_silence(min(INJECTION_PEEK, ctx.remaining()))
     if extra:
         shown = extra[:120].decode("utf-8", "replace")
-        rfc = "RFC 2595 §4" if conn.protocol == "pop3" else "RFC 3207 §4.2"
+        rfc = "RFC 2595 §4" if conn.protocol is Protocol.POP3 else "RFC 3207 §4.2"
         raise CheckFailed([f"inside TLS, before the client sent anything, the server sent {shown!r}: an answer "
                            f"to the plaintext pipelined after {verb}, which it MUST discard ({rfc})"], step)
     if conn.closed:
@@ -284,13 +285,13 @@ def _auth(ctx: CheckContext, step: Step) -> None:
     spec = step.value
     if "login" in spec:
         login, password = ctx.render(spec["login"]), ctx.render(spec.get("password", ""))
-    elif conn.protocol == "smtp" and ctx.target.smtp_auth and "user" not in spec:
+    elif conn.protocol is Protocol.SMTP and ctx.target.smtp_auth and "user" not in spec:
         login, password = ctx.target.smtp_auth
     else:
         user = ctx.user(spec.get("user", 0))
         login, password = user.login, spec.get("password", user.password)
     mech = spec["mechanism"]
-    if conn.protocol == "pop3":
+    if conn.protocol is Protocol.POP3:
         # a successful AUTH opens the maildrop, like PASS: keep other checks out of it
         ctx.lock_session(conn.name, login)
     final = default_expect(conn, Expect(code=frozenset({235})), OK_POP3)

@@ -132,7 +132,23 @@ def test_oversize_line_from_the_server() -> None:
 def test_server_violations_become_findings() -> None:
     conn = make("smtp", [b"250-a\n251 b\r\n"])
     conn.read_reply()
-    assert [v.rule for v in conn.findings] == ["bare-lf", "multiline-code-mismatch"]
+    # a greeting of 250 is also not a code RFC 5321 §4.3.2 lists for the greeting
+    assert [v.rule for v in conn.findings] == ["bare-lf", "multiline-code-mismatch", "unlisted-reply"]
+
+
+@pytest.mark.parametrize("protocol, chunks, command, findings", [
+    ("smtp", [b"220 hi\r\n", b"354 go ahead\r\n"], "NOOP", ["INFO unlisted-reply"]),
+    ("smtp", [b"220 hi\r\n", b"250 ok\r\n"], "NOOP", []),
+    ("smtp", [b"220 hi\r\n", b"503 not now\r\n"], "RCPT TO:<a@b.test>", []),
+    ("pop3", [b"+OK hi\r\n", b"+OK 1 10\r\n"], "STAT", ["INFO unlisted-reply"]),   # STAT before login
+    ("pop3", [b"+OK hi\r\n", b"-ERR log in first\r\n"], "STAT", []),
+])
+def test_unlisted_reply_is_an_info_finding(protocol: str, chunks: list, command: str, findings: list) -> None:
+    conn = make(protocol, chunks)
+    conn.read_any()
+    conn.command(command)       # sent out of sequence on purpose: the session does not refuse it
+    assert [f"{v.level} {v.rule}" for v in conn.findings] == findings
+    assert all(not v.local for v in conn.findings)
 
 
 def test_wrong_reader_for_the_protocol() -> None:
