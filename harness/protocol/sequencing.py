@@ -33,8 +33,9 @@ from harness.protocol.smtp_states import SmtpCommand, SmtpState
 __all__ = ["SmtpTracker", "Pop3Tracker", "tracker_for", "RULE"]
 
 RULE = "unlisted-reply"
-# A command line longer than this without a LF is not one the server will answer as one line.
-_MAX_COMMAND = 64 * 1024
+# A command line longer than this (RFC 5321 §4.5.3.1.4 allows 512 octets) may be cut, answered
+# twice or end the session, depending on the server: the pairing is unknown after it.
+_MAX_COMMAND = 4096
 _BDAT = re.compile(rb"^BDAT[ \t]+([0-9]{1,15})(?:[ \t]+LAST)?[ \t]*$", re.IGNORECASE)
 
 Cmd = TypeVar("Cmd")
@@ -79,7 +80,8 @@ class _Tracker(Generic[Cmd]):
 
     def _command_line(self, content: bytes | None, terminator: bytes) -> bool:
         """True when ``content`` is unambiguously one command the server answers once (None: over-long)."""
-        if content is None or terminator != b"\r\n" or b"\r" in content or not content.strip():
+        if content is None or terminator != b"\r\n" or b"\r" in content or not content.strip() \
+                or len(content) > _MAX_COMMAND:
             self.lost = True
             return False
         return True
@@ -99,19 +101,19 @@ class SmtpTracker(_Tracker[SmtpCommand]):
         super().__init__()
         self.state = SmtpState.CONNECTED
         self._text = False             # client lines are message text (DATA sent, no end yet)
-        self._text_lines = 0           # ... this many of them sent before the 354 came
-        self._text_confirmed = False   # the 354 came
+        self._text_lines = 0           # ... this many of them (the dot too) sent before the 354 came
+        self._awaiting_354 = False     # DATA sent, its reply not seen yet
         self._after_crlf = True        # the previous text line ended in CRLF (".": end of data)
         self._auth_continues = False   # the last reply was AUTH's 334: the next line answers it
+        self._greeted = False
         self._refused = False          # the greeting was 554 (RFC 5321 §3.1)
 
     def _line(self, content: bytes | None, terminator: bytes) -> None:
         if self._text:
+            self._text_lines += self._awaiting_354
             if content == b"." and terminator == b"\r\n" and self._after_crlf:
                 self._text = False
                 self.pending.append(SmtpCommand.END_OF_DATA)
-            else:
-                self._text_lines += 0 if self._text_confirmed else 1
             self._after_crlf = terminator == b"\r\n"
             return
         if not self._command_line(content, terminator):
@@ -125,7 +127,7 @@ class SmtpTracker(_Tracker[SmtpCommand]):
         self.pending.append(command)
         if command is SmtpCommand.DATA:
             # What follows is message text if the server says 354; decided when the reply comes.
-            self._text, self._text_lines, self._text_confirmed, self._after_crlf = True, 0, False, True
+            self._text, self._text_lines, self._awaiting_354, self._after_crlf = True, 0, True, True
         elif command is SmtpCommand.BDAT:
             m = _BDAT.match(content)
             if m is None:
@@ -139,19 +141,18 @@ class SmtpTracker(_Tracker[SmtpCommand]):
             raise TypeError("an SMTP tracker is fed SMTP replies")
         if self.lost:
             return None
-        if self.state is SmtpState.CONNECTED:
+        if not self._greeted:
             command: SmtpCommand | None = SmtpCommand.GREETING   # even if the client spoke first
-            self._refused = reply.code == 554
+            self._greeted, self._refused = True, reply.code == 554
         else:
             command = self._next_command()
             if command is None:
                 return None
         finding = self._judge(command, reply)
         self.state = smtp_states.next_state(self.state, command, reply.kind)
-        if command is SmtpCommand.DATA and self._text and not self._text_confirmed:
-            if reply.code == 354:
-                self._text_confirmed = True
-            else:
+        if command is SmtpCommand.DATA and self._awaiting_354:
+            self._awaiting_354 = False
+            if reply.code != 354:
                 self._text = False
                 # text sent ahead of a refused DATA was read as commands by the server
                 self.lost = self._text_lines > 0

@@ -78,7 +78,8 @@ ALLOWED_CODES: dict[SmtpCommand, frozenset[int]] = {
     C.RCPT: frozenset({250, 251, 550, 551, 552, 553, 450, 451, 452, 503, 455, 555, 500, 501, 421, 530,
                        556}),   # 556: the recipient's domain does not accept mail (RFC 7504 §3)
     C.DATA: frozenset({354, 503, 554, 500, 501, 421}),
-    C.END_OF_DATA: frozenset({250, 552, 554, 451, 452, 450, 550}),
+    # 500: a text line over the limit ("500 Line too long", RFC 5321 §4.5.3.1), answered at the dot
+    C.END_OF_DATA: frozenset({250, 552, 554, 451, 452, 450, 550, 500}),
     C.RSET: frozenset({250, 500, 501, 421}),
     C.VRFY: frozenset({250, 251, 252, 550, 551, 553, 502, 504, 500, 501, 421}),
     C.EXPN: frozenset({250, 252, 550, 500, 502, 504, 501, 421}),
