@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from harness.protocol.protocols import Protocol
 from harness.results import Status
 from harness.scenario.preflight import Canary, CheckNeeds, Login, Preflight, Probe
 
-SMTP_ONLY = CheckNeeds(frozenset({"smtp"}), "smtp", pop3_login=False, delivery=False)
-ROUND_TRIP = CheckNeeds(frozenset({"smtp", "pop3"}), "smtp", pop3_login=True, delivery=True)
-POP3_LOGIN = CheckNeeds(frozenset({"pop3"}), "pop3", pop3_login=True, delivery=False)
-POP3_NO_LOGIN = CheckNeeds(frozenset({"pop3"}), "pop3", pop3_login=False, delivery=False)
-IMPLICIT = CheckNeeds(frozenset({"smtps"}), "smtp", pop3_login=False, delivery=False)
+SMTP_ONLY = CheckNeeds(frozenset({"smtp"}), Protocol.SMTP, pop3_login=False, delivery=False)
+ROUND_TRIP = CheckNeeds(frozenset({"smtp", "pop3"}), Protocol.SMTP, pop3_login=True, delivery=True)
+POP3_LOGIN = CheckNeeds(frozenset({"pop3"}), Protocol.POP3, pop3_login=True, delivery=False)
+POP3_NO_LOGIN = CheckNeeds(frozenset({"pop3"}), Protocol.POP3, pop3_login=False, delivery=False)
+IMPLICIT = CheckNeeds(frozenset({"smtps"}), Protocol.SMTP, pop3_login=False, delivery=False)
 
 
 def _probe(service: str, stage: str | None = None, cls: str = "timeout") -> Probe:

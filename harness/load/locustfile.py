@@ -38,6 +38,7 @@ from locust import stats as locust_stats
 from locust.runners import WorkerRunner
 from locust.user.users import LOCUST_STATE_STOPPING
 
+from harness.protocol.protocols import Protocol
 from harness.load.clients import (
     MessageFactory,
     SessionContext,
@@ -192,7 +193,7 @@ def _recipients(users: list[dict[str, Any]]) -> tuple[str, ...]:
     number of them (``fixed_count``) the first that many mailboxes are read;
     mail sent elsewhere would wait for the final drain and inflate the latency.
     """
-    readers = sum(m.fixed_count or 0 for m in PROFILE.users if m.kind == "pop3")
+    readers = sum(m.fixed_count or 0 for m in PROFILE.users if m.kind is Protocol.POP3)
     if PROFILE.verify and readers and PROFILE.shape.kind != "arrival":
         users = [u for u in users if u.get("password")][:readers] or users
     return tuple(u["address"] for u in users)
@@ -238,7 +239,7 @@ def next_mailbox(environment: Any) -> tuple[str, str]:
 
 def run_session(environment: Any, mix: UserMix, mailbox: tuple[str, str] | None = None) -> None:
     ctx = context(environment)
-    if mix.kind == "smtp":
+    if mix.kind is Protocol.SMTP:
         smtp_session(ctx, mix)
     else:
         abort = mix.abort_ratio > 0 and ctx.rng.random() < mix.abort_ratio
@@ -339,8 +340,8 @@ def _make_user_classes() -> dict[str, type]:
     for mix in PROFILE.users:
         if not (mix.weight or mix.fixed_count):
             continue
-        base = _SmtpBase if mix.kind == "smtp" else _Pop3Base
-        stem = "SmtpUser" if mix.kind == "smtp" else "Pop3User"
+        base = _SmtpBase if mix.kind is Protocol.SMTP else _Pop3Base
+        stem = "SmtpUser" if mix.kind is Protocol.SMTP else "Pop3User"
         name = stem if stem not in classes else f"{stem}{len(classes) + 1}"
         attrs: dict[str, Any] = {"abstract": False, "mix": mix, "weight": mix.weight or 1, "wait_time": _wait(mix)}
         if mix.fixed_count:

@@ -22,6 +22,7 @@ from typing import Any
 
 import jsonschema
 
+from harness.protocol.protocols import Protocol
 from harness.scenario.loader import ScenarioErrors, YamlFileLoader, _locate
 from harness.scenario.model import parse_duration
 
@@ -119,7 +120,7 @@ SCHEMA: dict[str, Any] = {
 
 @dataclass(frozen=True, slots=True)
 class UserMix:
-    kind: str                              # smtp | pop3
+    kind: Protocol                         # who the user is: an SMTP sender or a POP3 reader
     weight: int = 1
     fixed_count: int | None = None
     wait: tuple[float, float] = (0.0, 0.0)  # seconds between sessions, uniform in [min, max]
@@ -131,6 +132,10 @@ class UserMix:
     dele: bool = True
     max_retrieve: int = 100                 # RETRs per POP3 session
     abort_ratio: float = 0.0               # POP3 sessions that RST after DELE, without QUIT
+
+    def __post_init__(self) -> None:
+        # "smtp"/"pop3" from YAML, JSON or a caller become the enum here, once
+        object.__setattr__(self, "kind", Protocol.parse(self.kind))
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +191,7 @@ class Profile:
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def kinds(self) -> set[str]:
+    def kinds(self) -> set[Protocol]:
         return {u.kind for u in self.users if u.weight or u.fixed_count}
 
     def with_overrides(self, *, users: int | None = None, spawn_rate: float | None = None,
@@ -208,6 +213,7 @@ class Profile:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("extra", None)
+        data["users"] = [{**u, "kind": u["kind"].value} for u in data["users"]]
         return data
 
 
@@ -277,9 +283,9 @@ class _ProfileLoader(YamlFileLoader):
         messages = Messages(sizes_t, m.get("line_length", 76), m.get("eight_bit", False))
         rt = data.get("roundtrip", {})
         verify = bool(rt.get("verify", False))
-        if verify and not any(u.kind == "smtp" for u in users):
+        if verify and not any(u.kind is Protocol.SMTP for u in users):
             self.error("roundtrip.verify needs an smtp user kind to send the messages", *self.at(data, ["roundtrip"]))
-        if verify and any(u.kind == "pop3" and not u.dele for u in users):
+        if verify and any(u.kind is Protocol.POP3 and not u.dele for u in users):
             self.error("roundtrip.verify needs pop3 users with dele: true (else every session sees the "
                        "same messages again)", *self.at(data, ["roundtrip"]))
         th = data.get("thresholds", {})

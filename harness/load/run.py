@@ -50,6 +50,7 @@ from harness.load.profile import Profile, UserMix, load_profile
 from harness.load.shapes import compile_stages
 from harness.load.stats import Collector
 from harness.load.verdicts import load_section, value_text, verdict_line
+from harness.protocol.protocols import Protocol
 from harness.target import Target
 
 __all__ = ["HERE", "LoadOptions", "form_defaults", "locust_command", "run_load"]
@@ -107,13 +108,13 @@ def _target_config(target: Target) -> dict[str, Any]:
 def _check_target(profile: Profile, target: Target) -> None:
     kinds = profile.kinds()
     cfg = _target_config(target)
-    if "smtp" in kinds and not cfg["smtp"]:
+    if Protocol.SMTP in kinds and not cfg["smtp"]:
         raise TargetError("the profile has SMTP users but the target has no smtp section")
-    if ("pop3" in kinds or profile.verify or profile.prefill) and not cfg["pop3"] and "pop3" in kinds:
+    if Protocol.POP3 in kinds and not cfg["pop3"]:
         raise TargetError("the profile has POP3 users but the target has no pop3 section")
     if profile.verify and not cfg["pop3"]:
         raise TargetError("a round-trip profile (roundtrip.verify) needs a pop3 section in the target")
-    if ("pop3" in kinds or profile.verify) and not any(u.password for u in target.users):
+    if (Protocol.POP3 in kinds or profile.verify) and not any(u.password for u in target.users):
         raise TargetError("POP3 users need target users with login and password")
     if any(u.auth for u in profile.users) and not target.smtp_auth:
         raise TargetError("the profile uses SMTP AUTH but the target has no smtp_auth")
@@ -130,9 +131,9 @@ def form_defaults(profile: Profile, target_cfg: dict[str, Any], processes: int =
     stages = compile_stages(profile.shape, profile.duration, processes)
     users = max(1, max(s.users for s in stages))
     rate = next((s.spawn_rate for s in stages if s.users), stages[0].spawn_rate)
-    hosts = [f"{name}://{ep['host']}:{ep['port']}" for name in ("smtp", "pop3")
-             if (ep := target_cfg.get(name)) and (name in profile.kinds() or profile.verify
-                                                 or (name == "smtp" and profile.prefill))]
+    hosts = [f"{p.value}://{ep['host']}:{ep['port']}" for p in Protocol
+             if (ep := target_cfg.get(p.value)) and (p in profile.kinds() or profile.verify
+                                                    or (p is Protocol.SMTP and profile.prefill))]
     return users, round(float(rate), 3), " ".join(hosts) or "-"
 
 
@@ -273,7 +274,7 @@ def prefill(target_cfg: dict[str, Any], profile: Profile, run_id: str, timeout: 
     """Put ``profile.prefill`` messages into the target's mailboxes before the load starts."""
     collector = Collector()
     ctx = _context(target_cfg, profile, collector, f"prefill-{run_id}", timeout)
-    mix = UserMix(kind="smtp", messages_per_session=50)
+    mix = UserMix(kind=Protocol.SMTP, messages_per_session=50)
     left = profile.prefill
     deadline = time.monotonic() + max(30.0, profile.prefill / 50)
     while left > 0 and time.monotonic() < deadline:
@@ -295,7 +296,7 @@ def drain(target_cfg: dict[str, Any], profile: Profile, collector: Collector, ru
     ctx.on_seen = lambda mid, t, digest: (collector.ledger.add_seen(mid, t, digest) if mid is not None
                                           else setattr(collector.ledger, "unidentified",
                                                        collector.ledger.unidentified + 1))
-    mix = UserMix(kind="pop3", dele=True, max_retrieve=100_000)
+    mix = UserMix(kind=Protocol.POP3, dele=True, max_retrieve=100_000)
     deadline = time.monotonic() + wait_s
     rounds = 0
     while rounds < 10_000:
@@ -343,7 +344,7 @@ def run_load(opts: LoadOptions, out: TextIO | None = None, err: TextIO | None = 
         raise ScenarioError("--duration must be positive")
     if opts.validate_only:
         out.write(f"{opts.profile}: valid load profile {profile.name!r} ({profile.shape.kind}, "
-                  f"{profile.duration:g} s, users: {', '.join(u.kind for u in profile.users)})\n")
+                  f"{profile.duration:g} s, users: {', '.join(u.kind.value for u in profile.users)})\n")
         return 0
     if opts.defects and opts.target:
         raise ScenarioError("--defect only applies to the embedded server (run without --target)")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.protocol.protocols import Protocol
 from harness.refserver import ReferenceServer
 from harness.results import Status
 from harness.scenario.delivery import EXISTING_SKIP
@@ -22,7 +23,7 @@ from harness.target import target_from_mapping
 from tests.field.maildrops import fill, fingerprint, varied_messages
 
 ROOT = Path(__file__).resolve().parents[2]
-POP3_CHECKS = [c for f in load_paths([ROOT / "scenarios"]) for c in f.checks if c.protocol == "pop3"]
+POP3_CHECKS = [c for f in load_paths([ROOT / "scenarios"]) for c in f.checks if c.protocol is Protocol.POP3]
 INSPECTING = {"pop3.octet-counts", "pop3.byte-stuffing", "pop3.top", "pop3.uidl-stable"}
 LIMITS = Limits(read_timeout=3.0, reply_deadline=3.0)
 

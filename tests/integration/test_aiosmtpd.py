@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
+from harness.protocol.protocols import Protocol
 from harness.results import Status
 from harness.scenario.loader import load_paths
 from harness.scenario.runner import Runner, RunOptions
@@ -21,7 +22,7 @@ from harness.session import Limits
 from harness.target import target_from_mapping
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
-CHECKS = [c for f in load_paths([SCENARIOS]) for c in f.checks if c.protocol == "smtp"]
+CHECKS = [c for f in load_paths([SCENARIOS]) for c in f.checks if c.protocol is Protocol.SMTP]
 
 
 class AcceptAll:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+from harness.protocol.protocols import Protocol
 from harness.results import Status
 from harness.scenario.runner import Runner, RunOptions
 from harness.session import Limits, open_connection
@@ -21,7 +22,7 @@ from harness.transcript import Transcript
 from tests.field.maildrops import fill, fingerprint, varied_messages
 from tests.integration.test_real_servers import CHECKS, _start, _stop_at_end  # noqa: F401 - stops the servers
 
-POP3_CHECKS = [c for c in CHECKS if c.protocol == "pop3"]
+POP3_CHECKS = [c for c in CHECKS if c.protocol is Protocol.POP3]
 INSPECTING = {"pop3.octet-counts", "pop3.byte-stuffing", "pop3.top", "pop3.uidl-stable"}
 
 

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from harness.protocol import pop3_states, smtp_states
+from harness.protocol import pop3_states
 from harness.protocol.pop3 import Pop3ResponseReader
 from harness.protocol.pop3_states import ALLOWED, Pop3State
 from harness.protocol.protocols import Protocol
