@@ -69,24 +69,25 @@ TRANSITIONS: dict[tuple[SmtpState, SmtpCommand, ReplyClass], SmtpState] = {
     **{(st, C.QUIT, _OK): S.CLOSED for st in SmtpState if st not in (S.CLOSED, S.DATA)},
 }
 
+# The lists of RFC 5321 §4.3.2 and the extension RFCs, per command; allowed_codes() adds the codes
+# any command may get (ANY_COMMAND_CODES, 530).
 ALLOWED_CODES: dict[SmtpCommand, frozenset[int]] = {
-    # 521: "does not accept mail" (RFC 7504 §3); 421 at connect is covered by ANY_COMMAND_CODES
-    C.GREETING: frozenset({220, 554, 521}),
-    C.EHLO: frozenset({250, 502, 550, 500, 501, 504, 421}),
-    C.HELO: frozenset({250, 502, 550, 500, 501, 504, 421}),
-    C.MAIL: frozenset({250, 552, 451, 452, 550, 553, 503, 455, 555, 500, 501, 421, 530}),
-    C.RCPT: frozenset({250, 251, 550, 551, 552, 553, 450, 451, 452, 503, 455, 555, 500, 501, 421, 530,
+    C.GREETING: frozenset({220, 554, 521}),          # 521: "does not accept mail" (RFC 7504 §3)
+    C.EHLO: frozenset({250, 502, 550, 504}),
+    C.HELO: frozenset({250, 502, 550, 504}),
+    C.MAIL: frozenset({250, 552, 451, 452, 550, 553, 503, 455, 555}),
+    C.RCPT: frozenset({250, 251, 550, 551, 552, 553, 450, 451, 452, 503, 455, 555,
                        556}),   # 556: the recipient's domain does not accept mail (RFC 7504 §3)
-    C.DATA: frozenset({354, 503, 554, 500, 501, 421}),
+    C.DATA: frozenset({354, 503, 554}),
     # 500: a text line over the limit ("500 Line too long", RFC 5321 §4.5.3.1), answered at the dot
     C.END_OF_DATA: frozenset({250, 552, 554, 451, 452, 450, 550, 500}),
-    C.RSET: frozenset({250, 500, 501, 421}),
-    C.VRFY: frozenset({250, 251, 252, 550, 551, 553, 502, 504, 500, 501, 421}),
-    C.EXPN: frozenset({250, 252, 550, 500, 502, 504, 501, 421}),
-    C.HELP: frozenset({211, 214, 502, 504, 500, 501, 421}),
-    C.NOOP: frozenset({250, 500, 421}),
-    C.QUIT: frozenset({221, 500}),
-    C.STARTTLS: frozenset({220, 454, 501, 503}),        # RFC 3207 §4
+    C.RSET: frozenset({250}),
+    C.VRFY: frozenset({250, 251, 252, 550, 551, 553, 502, 504}),
+    C.EXPN: frozenset({250, 252, 550, 500, 502, 504}),
+    C.HELP: frozenset({211, 214, 502, 504}),
+    C.NOOP: frozenset({250}),
+    C.QUIT: frozenset({221}),
+    C.STARTTLS: frozenset({220, 454, 501, 503}),        # RFC 3207 §4 (503: STARTTLS inside TLS)
     C.AUTH: frozenset({235, 334, 432, 454, 500, 501, 503, 504, 530, 534, 535, 538}),  # RFC 4954 §6
 }
 
