@@ -91,7 +91,7 @@ class Connection:
         """Write exactly these bytes (nothing is added or fixed up)."""
         self.transcript.record(self.name, "C", data, note)
         self._sent = True
-        self.sequence.sent(data)
+        self.sequence.sent(data)                # sequence hook: what the replies will answer
         try:
             self.stream.write(data, self.limits.write_deadline)
         except TransportError as exc:
@@ -129,7 +129,7 @@ class Connection:
                 assert not isinstance(event, type(NEED_DATA))
                 for v in event.violations:
                     self.findings.append(v)
-                if (unlisted := self.sequence.received(event)) is not None:
+                if (unlisted := self.sequence.received(event)) is not None:     # sequence hook
                     self.findings.append(unlisted)
                 greeting = self._replies == 0 and not self._sent
                 self._replies += 1
