@@ -18,8 +18,8 @@ from harness.errors import ConnectionClosed, Timeout, TransportError
 from harness.protocol.common import CLOSED, NEED_DATA, Violation
 from harness.protocol.pop3 import Pop3ResponseReader, expects_multiline, parse_capa
 from harness.protocol.protocols import Protocol
-from harness.protocol.sequencing import tracker_for
 from harness.protocol.replies import Capabilities, Pop3Response, SmtpReply
+from harness.protocol.sequencing import tracker_for
 from harness.protocol.smtp import SmtpReplyReader, parse_ehlo
 from harness.transcript import Transcript
 from harness.transport import Stream, TcpStream, client_tls_context, connect_tcp

@@ -38,7 +38,6 @@ from locust import stats as locust_stats
 from locust.runners import WorkerRunner
 from locust.user.users import LOCUST_STATE_STOPPING
 
-from harness.protocol.protocols import Protocol
 from harness.load.clients import (
     MessageFactory,
     SessionContext,
@@ -52,6 +51,7 @@ from harness.load.runtime import CONFIG, PROCESSES, PROFILE, TARGET
 from harness.load.shapes import arrival_interval, due_sessions, generator_count
 from harness.load.stats import Collector
 from harness.load.verdicts import load_section, verdict_rows
+from harness.protocol.protocols import Protocol
 
 
 def apply_sched(policy: str) -> None:
