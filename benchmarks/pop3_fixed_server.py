@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import sys
+import time
 
 
 def message(size: int, index: int) -> bytes:
@@ -92,10 +93,13 @@ def run() -> int:
     try:       # SIGTERM ends this loop (add_signal_handler), then the children are stopped
         serve(args.port, args.messages, args.size)
     finally:
+        # A SIGTERM to the process group has reached the children too; one to this process alone has not.
+        time.sleep(0.2)
         for pid in children:
             try:
-                os.kill(pid, signal.SIGTERM)
-                os.waitpid(pid, 0)
+                if os.waitpid(pid, os.WNOHANG) == (0, 0):
+                    os.kill(pid, signal.SIGTERM)
+                    os.waitpid(pid, 0)
             except OSError:
                 pass
     return 0
