@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--color", choices=["auto", "always", "never"], default="auto",
                      help="colour in the terminal output: auto (default: only on a terminal, and not when "
                           "NO_COLOR is set), always, never")
-    run.add_argument("-k", dest="keyword", metavar="EXPR", help="select checks by id/title words (and/or/not)")
+    run.add_argument("-k", dest="keyword", metavar="EXPR", help="select checks by words of id, title, suite or tags (substrings; a whole check id selects that check only; and/or/not/parentheses)")
     run.add_argument("--tag", action="append", default=[], help="select checks by tag or suite (repeatable)")
     run.add_argument("--level", type=_levels, default=(), metavar="LEVELS",
                      help="only these levels, comma-separated in any case: MUST, SHOULD, MAY, SECURITY, POLICY")
