@@ -212,6 +212,8 @@ mh_wait_ports 20 "$SMTP_PORT" "$SUBMISSION_PORT" "$SMTPS_PORT" || fail "postfix 
     echo "  - esmtp.auth-bad-base64       # Postfix: 535 instead of 501 for undecodable SASL data"
     echo "  - pop3.capa-both-states       # Dovecot: CAPA after login drops USER and SASL"
     echo "  - pop3.user-no-argument       # Dovecot: USER without its required argument gets +OK"
+    echo "  - esmtp.auth-unknown-mechanism  # Postfix: 535 instead of 504 for an unknown SASL mechanism"
+    echo "  - smtp.bad-domain-syntax      # Postfix: an underscore in a sender domain is accepted"
 } | mh_target_file "$DIR/target.yaml" "postfix-dovecot$( [ "$SMUGGLING_FIX" -eq 1 ] && echo "-smuggling-fix" )" \
     "Postfix $(postconf -h -c "$PF" mail_version) + Dovecot $(dovecot --version | cut -d' ' -f1)" \
     "$SMTP_PORT" "$SMTPS_PORT" "$POP3_PORT" "$POP3S_PORT"
