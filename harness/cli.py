@@ -171,8 +171,8 @@ def _profile_paths(paths: list[Path]) -> list[Path]:
 
 def _list_profiles(paths: list[Path]) -> int:
     """``list --profiles``: one line per profile, name (what ``mailharness load`` accepts), path, description."""
+    from harness.config.yamlfile import load_all
     from harness.load.profile import load_profile
-    from harness.scenario.loader import load_all
     found = _profile_paths(paths or default_scenario_paths())
     profiles = load_all(functools.partial(load_profile, p) for p in found)   # every bad file at once, exit 2
     width = max((len(p.stem) for p in found), default=0)
@@ -183,8 +183,9 @@ def _list_profiles(paths: list[Path]) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from harness.config.yamlfile import load_all
     from harness.load.profile import load_profile
-    from harness.scenario.loader import load_all, load_paths
+    from harness.scenario.loader import load_paths
     paths = args.paths or default_scenario_paths()
     profiles = _profile_paths(paths)
     scenario_paths = [p for p in paths if p not in profiles and p.name != "load"]
@@ -245,7 +246,7 @@ def _link_latest(out_dir: Path) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.report import write_all, write_html, write_json, write_junit
     from harness.scenario.runner import Runner, RunOptions, select_checks
-    from harness.target import Target, load_target, with_overrides
+    from harness.config.target import Target, load_target, with_overrides
 
     files = _load(args.paths)
     checks = select_checks(files, keyword=args.keyword, tags=args.tag, levels=args.level)
@@ -259,7 +260,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         target = Target()
     else:
         from harness.refserver import ReferenceServer
-        from harness.target import target_from_mapping
+        from harness.config.target import target_from_mapping
         try:
             server = ReferenceServer(defects=args.defect)
             server.start()

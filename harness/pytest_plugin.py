@@ -52,7 +52,7 @@ def _runner(config: pytest.Config) -> Any:
         return config.stash[_RUNNER_KEY]
     from harness.scenario.runner import Runner, RunOptions
     from harness.session import Limits
-    from harness.target import load_target, target_from_mapping
+    from harness.config.target import load_target, target_from_mapping
 
     spec = config.getoption("--mail-target")
     if spec == "embedded":

@@ -50,7 +50,7 @@ from harness.load.profile import Profile, UserMix, load_profile
 from harness.load.shapes import compile_stages
 from harness.load.stats import Collector
 from harness.load.verdicts import load_section, value_text, verdict_line
-from harness.target import Target
+from harness.config.target import Target
 
 __all__ = ["HERE", "LoadOptions", "form_defaults", "locust_command", "run_load"]
 
@@ -354,7 +354,7 @@ def run_load(opts: LoadOptions, out: TextIO | None = None, err: TextIO | None = 
 def _serve_and_run(profile: Profile, opts: LoadOptions, out: TextIO, err: TextIO, stop: _StopSignals) -> int:
     from harness.report._atomic import atomic_write_bytes
     from harness.report.jsonout import dumps_json
-    from harness.target import load_target, target_from_mapping
+    from harness.config.target import load_target, target_from_mapping
 
     server = None
     if opts.target:
