@@ -12,7 +12,7 @@ from typing import Sequence, TextIO
 
 from harness import __version__
 from harness.errors import ScenarioError
-from harness.report.model import clean
+from harness.untrusted import clean
 from harness.results import LEVELS
 from harness.session import Limits
 from harness.terminal import Progress, Style, color_enabled, write_summary

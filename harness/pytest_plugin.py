@@ -157,6 +157,6 @@ def _error_result(check: Any, message: str) -> CheckResult:
 
 
 def _render_transcript(result: CheckResult, limit: int = 200) -> str:
-    from harness.report.model import clean
+    from harness.untrusted import clean
     from harness.transcript import render_entries
     return clean(render_entries(result.transcript, limit))
