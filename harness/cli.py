@@ -244,52 +244,34 @@ def _link_latest(out_dir: Path) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from harness.config.target import with_overrides
+    from harness.embedded import run_target
     from harness.report import write_all, write_html, write_json, write_junit
     from harness.scenario.runner import Runner, RunOptions, select_checks
-    from harness.config.target import Target, load_target, with_overrides
 
     files = _load(args.paths)
     checks = select_checks(files, keyword=args.keyword, tags=args.tag, levels=args.level)
     baseline = _load_baseline(args.baseline)       # before anything runs: a bad file is exit 2
     if args.jobs < 1 or args.timeout <= 0:
         raise ScenarioError("--jobs must be at least 1 and --timeout positive")
-    server = None
-    if args.target:
-        target = load_target(args.target)
-    elif args.smtp or args.pop3:
-        target = Target()
-    else:
-        from harness.refserver import ReferenceServer
-        from harness.config.target import target_from_mapping
-        try:
-            server = ReferenceServer(defects=args.defect)
-            server.start()
-        except ValueError as exc:          # an unknown defect name
-            raise ScenarioError(str(exc)) from None
-        target = target_from_mapping(server.target(), "embedded reference server")
-        if not args.quiet:
-            defects = f" with defects {', '.join(args.defect)}" if args.defect else ""
-            print(f"embedded reference server{defects}: SMTP 127.0.0.1:{server.smtp_port}, "
-                  f"POP3 127.0.0.1:{server.pop3_port}", file=sys.stderr)
-    if args.defect and server is None:
-        raise ScenarioError("--defect only applies to the embedded server (run without --target/--smtp)")
-    target = with_overrides(target, smtp=args.smtp, pop3=args.pop3, users=args.user, tls=args.tls)
-    limits = Limits(read_timeout=min(args.timeout, 10.0), reply_deadline=args.timeout)
-    progress = Progress(sys.stderr, args.quiet, len(checks), style=Style(color_enabled(args.color, sys.stderr)))
-    options = RunOptions(jobs=args.jobs, limits=limits, fail_on=args.fail_on, progress=progress,
-                         on_start=progress.on_start,
-                         on_preflight=None if args.quiet else functools.partial(_print_preflight, sys.stderr))
     capture = None
-    if args.pcap:
-        from harness import capture as _capture
-        capture = _capture.for_target(args.pcap, target).start()
-    try:
-        progress.start()
-        run = Runner(target, options).run(checks)
-    finally:
-        progress.close()
-        if server is not None:
-            server.stop()
+    with run_target(args.target, defects=args.defect, embedded=not (args.smtp or args.pop3),
+                    announce=None if args.quiet else sys.stderr) as target:
+        target = with_overrides(target, smtp=args.smtp, pop3=args.pop3, users=args.user, tls=args.tls)
+        limits = Limits(read_timeout=min(args.timeout, 10.0), reply_deadline=args.timeout)
+        progress = Progress(sys.stderr, args.quiet, len(checks),
+                            style=Style(color_enabled(args.color, sys.stderr)))
+        options = RunOptions(jobs=args.jobs, limits=limits, fail_on=args.fail_on, progress=progress,
+                             on_start=progress.on_start,
+                             on_preflight=None if args.quiet else functools.partial(_print_preflight, sys.stderr))
+        if args.pcap:
+            from harness import capture as _capture
+            capture = _capture.for_target(args.pcap, target).start()
+        try:
+            progress.start()
+            run = Runner(target, options).run(checks)
+        finally:
+            progress.close()
     if baseline is not None:
         from harness.report.baseline import apply_baseline
         apply_baseline(run, baseline, label=str(args.baseline))
