@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import functools
 import os
 import sys
@@ -226,27 +225,11 @@ def _selection(args: argparse.Namespace) -> list[str]:
     return words
 
 
-def _report_dir(arg: Path | None) -> Path:
-    if arg:
-        return arg
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return Path("reports") / stamp
-
-
-def _link_latest(out_dir: Path) -> None:
-    latest = out_dir.parent / "latest"
-    try:
-        if latest.is_symlink() or latest.exists():
-            latest.unlink()
-        latest.symlink_to(out_dir.name)
-    except OSError:
-        pass       # a filesystem without symlinks: the report is still in out_dir
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.config.target import with_overrides
     from harness.embedded import run_target
     from harness.report import write_all, write_html, write_json, write_junit
+    from harness.report.outdir import link_latest, report_dir
     from harness.scenario.runner import Runner, RunOptions, select_checks
 
     files = _load(args.paths)
@@ -275,7 +258,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if baseline is not None:
         from harness.report.baseline import apply_baseline
         apply_baseline(run, baseline, label=str(args.baseline))
-    out_dir = _report_dir(args.out)
+    out_dir = report_dir(args.out)
     if capture is not None:
         # pcaps first, so every report written below links them
         written = capture.finish(run, out_dir)
@@ -284,7 +267,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             result.pcap_method = capture.method.get(result.id)
     write_all(run, out_dir, baseline=baseline)
     if args.out is None:
-        _link_latest(out_dir)
+        link_latest(out_dir)
     for path, writer in ((args.json, write_json), (args.junit, write_junit)):
         if path:
             writer(run, path)

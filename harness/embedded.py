@@ -34,8 +34,8 @@ def run_target(path: Path | str | None, *, defects: Sequence[str] = (), embedded
     """
     if path is not None or not embedded:
         if defects:
-            raise ScenarioError("--defect only applies to the embedded server "
-                                "(run without a target file or --smtp/--pop3)")
+            raise ScenarioError("--defect only applies to the embedded server, "
+                                "which runs only when no target is given")
         yield load_target(path) if path is not None else Target()
         return
     from harness.refserver import ReferenceServer   # asyncio, aiosmtpd, trustme: only when it is used

@@ -50,6 +50,7 @@ from harness.load.profile import Profile, UserMix, load_profile
 from harness.load.shapes import compile_stages
 from harness.load.stats import Collector
 from harness.load.verdicts import load_section, value_text, verdict_line
+from harness.report.outdir import link_latest, report_dir
 from harness.config.target import Target
 
 __all__ = ["HERE", "LoadOptions", "form_defaults", "locust_command", "run_load"]
@@ -243,13 +244,6 @@ def _wait(proc: subprocess.Popen[bytes], bound: float, stop: _StopSignals) -> bo
     return True
 
 
-def _report_dir(out: Path | None) -> Path:
-    if out:
-        return out
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    return Path("reports") / f"{stamp}-load"
-
-
 def _context(target_cfg: dict[str, Any], profile: Profile, collector: Collector, prefix: str,
              timeout: float) -> SessionContext:
     users = target_cfg["users"]
@@ -360,7 +354,7 @@ def _serve_and_run(profile: Profile, opts: LoadOptions, out: TextIO, err: TextIO
 def _run(profile: Profile, target: Target, opts: LoadOptions, out: TextIO, err: TextIO,
          stop: _StopSignals) -> int:
     started = dt.datetime.now(dt.UTC)
-    out_dir = _report_dir(opts.out).resolve()
+    out_dir = report_dir(opts.out, "-load").resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     run_id = f"lt{started.strftime('%H%M%S')}{secrets.token_hex(3)}"
     target_cfg = _target_config(target)
@@ -454,11 +448,7 @@ def _run(profile: Profile, target: Target, opts: LoadOptions, out: TextIO, err: 
         write_json(document, opts.json)
     write_html(json.loads(dumps_json(document)), out_dir / "report.html")
     if opts.out is None:
-        latest = out_dir.parent / "latest"
-        with contextlib.suppress(OSError):
-            if latest.is_symlink() or latest.exists():
-                latest.unlink()
-            latest.symlink_to(out_dir.name)
+        link_latest(out_dir)
     _print_summary(load, out, results)
     if interrupted and not opts.web:       # with --web, Ctrl-C is the ordinary way to finish
         return EXIT_SIGNAL.get(interrupted, 130)
