@@ -17,7 +17,8 @@ from harness.errors import ScenarioError
 
 __all__ = ["EMBEDDED_NAME", "run_target"]
 
-# The target's name in results.json; report/baseline.py recognises it (its ports change every run).
+# The target's source, shown as its name in results.json. report/baseline.py recognises the name:
+# the embedded server's ports change every run, so they are not compared.
 EMBEDDED_NAME = "embedded reference server"
 
 
