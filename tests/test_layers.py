@@ -26,7 +26,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "harness"
-DOC = ROOT / "docs" / "architecture.md"
+DOC = ROOT / "docs/architecture.md"
 
 # Bottom to top: (layer name, units). Keep in sync with docs/architecture.md (test_docs_table_matches).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
