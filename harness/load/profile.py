@@ -22,8 +22,8 @@ from typing import Any
 
 import jsonschema
 
-from harness.scenario.loader import ScenarioErrors, YamlFileLoader, _locate
-from harness.scenario.model import parse_duration
+from harness.config.duration import parse_duration
+from harness.config.yamlfile import ScenarioErrors, YamlFileLoader, locate
 
 __all__ = [
     "PHASE_NAME",
@@ -246,7 +246,7 @@ def _dur(value: Any) -> float | None:
 
 class _ProfileLoader(YamlFileLoader):
     def at(self, root: Any, path: list[Any]) -> tuple[int | None, int | None]:
-        return _locate(root, path)
+        return locate(root, path)
 
     def load(self) -> Profile:
         data = self.read_mapping("a load profile must be a mapping with 'users' and 'shape'")

@@ -26,7 +26,7 @@ from harness.scenario.mailbox import MailboxLocks, find_message
 from harness.scenario.model import Check, Step, connect_target, walk_steps
 from harness.scenario.stepbase import open_maildrop, open_service
 from harness.session import Connection, Limits
-from harness.target import Delivery, DeliveryKind, Target, User
+from harness.config.target import Delivery, DeliveryKind, Target, User
 from harness.transcript import Transcript
 
 __all__ = ["Preflight", "Probe", "Blocker", "CheckNeeds", "needs_of", "run_preflight", "POP3_LOGIN_ACTIONS"]

@@ -31,7 +31,7 @@ from harness.scenario.stepbase import open_service, run_step
 from harness.scenario.templating import TemplateProblem
 from harness.bundled import display_path
 from harness.session import Limits
-from harness.target import DeliveryKind, Target
+from harness.config.target import DeliveryKind, Target
 from harness.transcript import Transcript
 
 __all__ = ["RunOptions", "Runner", "select_checks", "keyword_matcher", "apply_gate"]
