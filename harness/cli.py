@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import functools
 import os
 import sys
@@ -12,7 +11,7 @@ from typing import Sequence, TextIO
 
 from harness import __version__
 from harness.errors import ScenarioError
-from harness.report.model import clean
+from harness.untrusted import clean
 from harness.results import LEVELS
 from harness.session import Limits
 from harness.terminal import Progress, Style, color_enabled, write_summary
@@ -73,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--color", choices=["auto", "always", "never"], default="auto",
                      help="colour in the terminal output: auto (default: only on a terminal, and not when "
                           "NO_COLOR is set), always, never")
-    run.add_argument("-k", dest="keyword", metavar="EXPR", help="select checks by id/title words (and/or/not)")
+    run.add_argument("-k", dest="keyword", metavar="EXPR", help="select checks by words of id, title, suite or tags (substrings; a whole check id selects that check only; and/or/not/parentheses)")
     run.add_argument("--tag", action="append", default=[], help="select checks by tag or suite (repeatable)")
     run.add_argument("--level", type=_levels, default=(), metavar="LEVELS",
                      help="only these levels, comma-separated in any case: MUST, SHOULD, MAY, SECURITY, POLICY")
@@ -171,8 +170,8 @@ def _profile_paths(paths: list[Path]) -> list[Path]:
 
 def _list_profiles(paths: list[Path]) -> int:
     """``list --profiles``: one line per profile, name (what ``mailharness load`` accepts), path, description."""
+    from harness.config.yamlfile import load_all
     from harness.load.profile import load_profile
-    from harness.scenario.loader import load_all
     found = _profile_paths(paths or default_scenario_paths())
     profiles = load_all(functools.partial(load_profile, p) for p in found)   # every bad file at once, exit 2
     width = max((len(p.stem) for p in found), default=0)
@@ -183,8 +182,9 @@ def _list_profiles(paths: list[Path]) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from harness.config.yamlfile import load_all
     from harness.load.profile import load_profile
-    from harness.scenario.loader import load_all, load_paths
+    from harness.scenario.loader import load_paths
     paths = args.paths or default_scenario_paths()
     profiles = _profile_paths(paths)
     scenario_paths = [p for p in paths if p not in profiles and p.name != "load"]
@@ -225,74 +225,40 @@ def _selection(args: argparse.Namespace) -> list[str]:
     return words
 
 
-def _report_dir(arg: Path | None) -> Path:
-    if arg:
-        return arg
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return Path("reports") / stamp
-
-
-def _link_latest(out_dir: Path) -> None:
-    latest = out_dir.parent / "latest"
-    try:
-        if latest.is_symlink() or latest.exists():
-            latest.unlink()
-        latest.symlink_to(out_dir.name)
-    except OSError:
-        pass       # a filesystem without symlinks: the report is still in out_dir
-
-
 def cmd_run(args: argparse.Namespace) -> int:
+    from harness.config.target import with_overrides
+    from harness.embedded import run_target
     from harness.report import write_all, write_html, write_json, write_junit
+    from harness.report.outdir import link_latest, report_dir
     from harness.scenario.runner import Runner, RunOptions, select_checks
-    from harness.target import Target, load_target, with_overrides
 
     files = _load(args.paths)
     checks = select_checks(files, keyword=args.keyword, tags=args.tag, levels=args.level)
     baseline = _load_baseline(args.baseline)       # before anything runs: a bad file is exit 2
     if args.jobs < 1 or args.timeout <= 0:
         raise ScenarioError("--jobs must be at least 1 and --timeout positive")
-    server = None
-    if args.target:
-        target = load_target(args.target)
-    elif args.smtp or args.pop3:
-        target = Target()
-    else:
-        from harness.refserver import ReferenceServer
-        from harness.target import target_from_mapping
-        try:
-            server = ReferenceServer(defects=args.defect)
-            server.start()
-        except ValueError as exc:          # an unknown defect name
-            raise ScenarioError(str(exc)) from None
-        target = target_from_mapping(server.target(), "embedded reference server")
-        if not args.quiet:
-            defects = f" with defects {', '.join(args.defect)}" if args.defect else ""
-            print(f"embedded reference server{defects}: SMTP 127.0.0.1:{server.smtp_port}, "
-                  f"POP3 127.0.0.1:{server.pop3_port}", file=sys.stderr)
-    if args.defect and server is None:
-        raise ScenarioError("--defect only applies to the embedded server (run without --target/--smtp)")
-    target = with_overrides(target, smtp=args.smtp, pop3=args.pop3, users=args.user, tls=args.tls)
-    limits = Limits(read_timeout=min(args.timeout, 10.0), reply_deadline=args.timeout)
-    progress = Progress(sys.stderr, args.quiet, len(checks), style=Style(color_enabled(args.color, sys.stderr)))
-    options = RunOptions(jobs=args.jobs, limits=limits, fail_on=args.fail_on, progress=progress,
-                         on_start=progress.on_start,
-                         on_preflight=None if args.quiet else functools.partial(_print_preflight, sys.stderr))
     capture = None
-    if args.pcap:
-        from harness import capture as _capture
-        capture = _capture.for_target(args.pcap, target).start()
-    try:
-        progress.start()
-        run = Runner(target, options).run(checks)
-    finally:
-        progress.close()
-        if server is not None:
-            server.stop()
+    with run_target(args.target, defects=args.defect, embedded=not (args.smtp or args.pop3),
+                    announce=None if args.quiet else sys.stderr) as target:
+        target = with_overrides(target, smtp=args.smtp, pop3=args.pop3, users=args.user, tls=args.tls)
+        limits = Limits(read_timeout=min(args.timeout, 10.0), reply_deadline=args.timeout)
+        progress = Progress(sys.stderr, args.quiet, len(checks),
+                            style=Style(color_enabled(args.color, sys.stderr)))
+        options = RunOptions(jobs=args.jobs, limits=limits, fail_on=args.fail_on, progress=progress,
+                             on_start=progress.on_start,
+                             on_preflight=None if args.quiet else functools.partial(_print_preflight, sys.stderr))
+        if args.pcap:
+            from harness import capture as _capture
+            capture = _capture.for_target(args.pcap, target).start()
+        try:
+            progress.start()
+            run = Runner(target, options).run(checks)
+        finally:
+            progress.close()
     if baseline is not None:
         from harness.report.baseline import apply_baseline
         apply_baseline(run, baseline, label=str(args.baseline))
-    out_dir = _report_dir(args.out)
+    out_dir = report_dir(args.out)
     if capture is not None:
         # pcaps first, so every report written below links them
         written = capture.finish(run, out_dir)
@@ -301,7 +267,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             result.pcap_method = capture.method.get(result.id)
     write_all(run, out_dir, baseline=baseline)
     if args.out is None:
-        _link_latest(out_dir)
+        link_latest(out_dir)
     for path, writer in ((args.json, write_json), (args.junit, write_junit)):
         if path:
             writer(run, path)

@@ -9,6 +9,7 @@ with a project's own YAML files.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -18,7 +19,7 @@ from harness.errors import ScenarioError
 from harness.results import CheckResult, Status
 
 _RUNNER_KEY = pytest.StashKey[Any]()
-_SERVER_KEY = pytest.StashKey[Any]()
+_TARGET_KEY = pytest.StashKey[contextlib.ExitStack]()    # holds the embedded server, if any
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -50,19 +51,13 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Col
 def _runner(config: pytest.Config) -> Any:
     if _RUNNER_KEY in config.stash:
         return config.stash[_RUNNER_KEY]
+    from harness.embedded import run_target
     from harness.scenario.runner import Runner, RunOptions
     from harness.session import Limits
-    from harness.target import load_target, target_from_mapping
 
     spec = config.getoption("--mail-target")
-    if spec == "embedded":
-        from harness.refserver import ReferenceServer
-        server = ReferenceServer()
-        server.start()
-        config.stash[_SERVER_KEY] = server
-        target = target_from_mapping(server.target(), "embedded reference server")
-    else:
-        target = load_target(spec)
+    stack = config.stash[_TARGET_KEY] = contextlib.ExitStack()
+    target = stack.enter_context(run_target(None if spec == "embedded" else spec))
     fail_on = tuple(v.strip().upper() for v in config.getoption("--mail-fail-on").split(",") if v.strip())
     timeout = config.getoption("--mail-timeout")
     runner = Runner(target, RunOptions(jobs=1, fail_on=fail_on,
@@ -72,9 +67,9 @@ def _runner(config: pytest.Config) -> Any:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    server = config.stash.get(_SERVER_KEY, None)
-    if server is not None:
-        server.stop()
+    stack = config.stash.get(_TARGET_KEY, None)
+    if stack is not None:
+        stack.close()
 
 
 class ScenarioFile(pytest.File):
@@ -157,6 +152,6 @@ def _error_result(check: Any, message: str) -> CheckResult:
 
 
 def _render_transcript(result: CheckResult, limit: int = 200) -> str:
-    from harness.report.model import clean
+    from harness.untrusted import clean
     from harness.transcript import render_entries
     return clean(render_entries(result.transcript, limit))

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
-from harness.report.model import clean
+from harness.untrusted import clean
 from harness.results import CheckResult, RunResult, Status
 from harness.rootcause import SERVER, SEVERITY, all_causes, group_causes, unjudged_for_want_of_a_mailbox, \
     unjudged_security

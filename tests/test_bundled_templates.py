@@ -25,7 +25,7 @@ from harness.scenario.model import Check, Step, walk_steps
 from harness.scenario.needs import strings_in
 from harness.scenario.templating import TemplateProblem, is_template, render
 from harness.session import Limits
-from harness.target import Endpoint, Target, User
+from harness.config.target import Endpoint, Target, User
 from harness.transcript import Transcript
 
 

@@ -15,7 +15,7 @@ from harness.scenario.needs import shortfall, template_mailboxes
 from harness.scenario.preflight import Preflight
 from harness.scenario.runner import Runner
 from harness.session import Limits
-from harness.target import Endpoint, Target, User
+from harness.config.target import Endpoint, Target, User
 from harness.transcript import Transcript
 
 TEMPLATES = [

@@ -32,6 +32,21 @@ mh_start_args() {   # mh_start_args SCRIPT HELP_LAST_LINE INSTALLER CMD... -- "$
     done
 }
 
+# Set by each start script: the logs fail shows, and the command that stops whatever did start.
+MH_LOGS=()
+MH_STOP=()
+
+fail() {            # fail MESSAGE: print it and the last lines of each of MH_LOGS, run MH_STOP, exit 1
+    local log
+    echo "$(basename "$0"): $*" >&2
+    for log in "${MH_LOGS[@]}"; do
+        echo "----- $log -----" >&2
+        tail -n 30 "$log" >&2 2>/dev/null || true
+    done
+    if [ "${#MH_STOP[@]}" -gt 0 ]; then "${MH_STOP[@]}" >&2 || true; fi
+    exit 1
+}
+
 mh_port_open() {    # bash /dev/tcp probe
     (exec 3<>"/dev/tcp/$MH_HOST/$1") 2>/dev/null
 }
@@ -101,8 +116,10 @@ mh_tls() {          # mh_tls DIR GROUP: self-signed cert.pem/key.pem in DIR (kep
     chmod 0644 "$dir/cert.pem"
 }
 
-mh_dovecot_conf() { # mh_dovecot_conf STATE_DIR INSTANCE MAILDIR_NAME POP3_PORT POP3S_PORT
-    # A standalone Dovecot (same settings as start.sh's) that serves ~/MAILDIR_NAME of the test users.
+mh_dovecot_conf() { # mh_dovecot_conf STATE_DIR INSTANCE MAILDIR_NAME POP3_PORT POP3S_PORT [EXTRA_CONFIG]
+    # A standalone Dovecot that serves ~/MAILDIR_NAME of the test users. passwd-file passdb: the MH_USERS
+    # logins with {PLAIN} passwords; the user= extra field maps them to the system users, whose passwd
+    # entry (userdb passwd) gives uid/gid/home, so ~/MAILDIR_NAME is the one the MTA delivers to.
     local dir="$1" dv="$1/dovecot" run="$1/dovecot-run" name
     mkdir -p "$dv" "$run"
     for name in $MH_USERS; do echo "$name:{PLAIN}${name}pw::::::user=mh$name"; done > "$dv/users"
@@ -125,6 +142,8 @@ ssl_key = <$dir/tls/key.pem
 ssl_min_protocol = TLSv1.2
 
 disable_plaintext_auth = no
+# Dovecot waits 2 s after a failed login by default, and its anvil penalty then delays every login from
+# the same IP (2, 4, 8, 15 s); the suites fail logins on purpose, so both are off for these test servers.
 auth_failure_delay = 0
 service anvil {
   unix_listener anvil-auth-penalty {
@@ -155,6 +174,7 @@ service pop3-login {
     ssl = yes
   }
 }
+${6:-}
 CF
 }
 
@@ -172,6 +192,18 @@ mh_wait_gone() {    # mh_wait_gone PID SECONDS (a zombie counts as gone: PID 1 h
     return 1
 }
 
+mh_term_wait() {    # mh_term_wait PID NAME [STOP_CMD...]: STOP_CMD (default SIGTERM), SIGKILL after 10 s
+    local pid="$1" name="$2"
+    shift 2
+    if [ "$#" -gt 0 ]; then "$@" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    else kill -TERM "$pid" 2>/dev/null || true; fi
+    if ! mh_wait_gone "$pid" 10; then
+        echo "$(basename "$0"): $name ($pid) still running; sending SIGKILL" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    echo "$(basename "$0"): $name stopped"
+}
+
 mh_stop_pidfile() { # mh_stop_pidfile PIDFILE NAME CMDLINE_PART: SIGTERM the PID in the file, SIGKILL after 10 s
     # Only if that process's command line contains CMDLINE_PART (a stale pid file may name a reused PID).
     local pid
@@ -180,12 +212,7 @@ mh_stop_pidfile() { # mh_stop_pidfile PIDFILE NAME CMDLINE_PART: SIGTERM the PID
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null \
             && [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" != "Z" ] \
             && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$3"; then
-        kill -TERM "$pid" 2>/dev/null || true
-        if ! mh_wait_gone "$pid" 10; then
-            echo "$(basename "$0"): $2 ($pid) still running; sending SIGKILL" >&2
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-        echo "$(basename "$0"): $2 stopped"
+        mh_term_wait "$pid" "$2"
     else
         echo "$(basename "$0"): $2 not running"
     fi
@@ -197,12 +224,7 @@ mh_dovecot_stop() { # mh_dovecot_stop STATE_DIR
     if [ -f "$pidf" ]; then
         pid="$(tr -dc 0-9 < "$pidf")"
         if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-            doveadm -c "$conf" stop 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-            if ! mh_wait_gone "$pid" 10; then
-                echo "$(basename "$0"): dovecot $pid still running; sending SIGKILL" >&2
-                kill -KILL "$pid" 2>/dev/null || true
-            fi
-            echo "$(basename "$0"): dovecot stopped"
+            mh_term_wait "$pid" dovecot doveadm -c "$conf" stop
         else
             echo "$(basename "$0"): dovecot not running"
         fi
@@ -212,7 +234,21 @@ mh_dovecot_stop() { # mh_dovecot_stop STATE_DIR
     fi
 }
 
-mh_target_users() { # the users: block of a target file
+mh_target_file() {  # mh_target_file FILE NAME DESCRIPTION SMTP_PORT SMTPS_PORT POP3_PORT POP3S_PORT < EXTRA_LINES
+    # The target file (docs/target-file.md) for one MTA + Dovecot pair; lines on stdin are appended.
     local name
-    for name in $MH_USERS; do echo "  - {address: $name@$MH_DOMAIN, login: $name, password: ${name}pw}"; done
+    {
+        echo "# Written by ci/servers/$(basename "$0"): $3"
+        echo "name: $2"
+        echo "smtp: {host: $MH_HOST, port: $4, tls: none}"
+        echo "pop3: {host: $MH_HOST, port: $6, tls: none}"
+        echo "smtps: {host: $MH_HOST, port: $5, tls: implicit}"
+        echo "pop3s: {host: $MH_HOST, port: $7, tls: implicit}"
+        echo "domain: $MH_DOMAIN"
+        echo "users:"
+        for name in $MH_USERS; do echo "  - {address: $name@$MH_DOMAIN, login: $name, password: ${name}pw}"; done
+        echo "smtp_auth: {login: alice, password: alicepw}"
+        echo "delivery_timeout: 10s"
+        cat
+    } > "$1"
 }

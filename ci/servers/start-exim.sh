@@ -174,18 +174,8 @@ grep -qxF "$CONF" /etc/exim4/trusted_configs || echo "$CONF" >> /etc/exim4/trust
 # ---- Dovecot (serves ~/Maildir-exim) --------------------------------------------------------------
 mh_dovecot_conf "$DIR" mailharness-exim "$MAILDIR" "$POP3_PORT" "$POP3S_PORT"
 
-dump_logs() {
-    echo "----- $DIR/start.log -----" >&2; tail -n 20 "$DIR/start.log" >&2 2>/dev/null || true
-    echo "----- $DIR/dovecot.log -----" >&2; tail -n 20 "$DIR/dovecot.log" >&2 2>/dev/null || true
-    echo "----- $DIR/exim-log/mainlog, paniclog -----" >&2
-    tail -n 20 "$DIR/exim-log/mainlog" "$DIR/exim-log/paniclog" >&2 2>/dev/null || true
-}
-fail() {
-    echo "start-exim.sh: $*" >&2
-    dump_logs
-    MH_EXIM_DIR="$DIR" "$HERE/stop-exim.sh" >&2 || true
-    exit 1
-}
+MH_LOGS=("$DIR/start.log" "$DIR/dovecot.log" "$DIR/exim-log/mainlog" "$DIR/exim-log/paniclog")
+MH_STOP=(env MH_EXIM_DIR="$DIR" "$HERE/stop-exim.sh")
 
 mh_ports_free "$SMTP_PORT" "$SMTPS_PORT" "$POP3_PORT" "$POP3S_PORT" || exit 1
 "$EXIM" -C "$CONF" -bV >>"$DIR/start.log" 2>&1 || fail "exim rejects its config"
@@ -198,19 +188,8 @@ mh_wait_ports 20 "$SMTP_PORT" "$SMTPS_PORT" || fail "exim is not listening"
 mh_wait_greeting 10 "$SMTP_PORT" || fail "exim does not greet"
 
 VERSION="$("$EXIM" -C "$CONF" -bV 2>/dev/null | sed -n 's/^Exim version \([^ ]*\).*/\1/p')"
-cat > "$DIR/target.yaml" <<CF
-# Written by ci/servers/start-exim.sh: Exim $VERSION (Debian exim4-daemon-light) + Dovecot $(dovecot --version | cut -d' ' -f1)
-name: exim-dovecot
-smtp: {host: $MH_HOST, port: $SMTP_PORT, tls: none}
-pop3: {host: $MH_HOST, port: $POP3_PORT, tls: none}
-smtps: {host: $MH_HOST, port: $SMTPS_PORT, tls: implicit}
-pop3s: {host: $MH_HOST, port: $POP3S_PORT, tls: implicit}
-domain: $MH_DOMAIN
-users:
-$(mh_target_users)
-smtp_auth: {login: alice, password: alicepw}
-delivery_timeout: 10s
-CF
+mh_target_file "$DIR/target.yaml" exim-dovecot "Exim $VERSION (Debian exim4-daemon-light) + Dovecot $(dovecot --version | cut -d' ' -f1)" \
+    "$SMTP_PORT" "$SMTPS_PORT" "$POP3_PORT" "$POP3S_PORT" </dev/null
 
 echo "exim up: SMTP $MH_HOST:$SMTP_PORT, SMTPS $MH_HOST:$SMTPS_PORT; dovecot: POP3 $MH_HOST:$POP3_PORT, POP3S $MH_HOST:$POP3S_PORT"
 echo "$DIR/target.yaml"

@@ -93,17 +93,8 @@ CF
 # ---- Dovecot (serves ~/Maildir-haraka) ------------------------------------------------------------
 mh_dovecot_conf "$DIR" mailharness-haraka "$MAILDIR" "$POP3_PORT" "$POP3S_PORT"
 
-dump_logs() {
-    echo "----- $DIR/start.log -----" >&2; tail -n 20 "$DIR/start.log" >&2 2>/dev/null || true
-    echo "----- $DIR/dovecot.log -----" >&2; tail -n 20 "$DIR/dovecot.log" >&2 2>/dev/null || true
-    echo "----- $DIR/haraka.log -----" >&2; tail -n 40 "$DIR/haraka.log" >&2 2>/dev/null || true
-}
-fail() {
-    echo "start-haraka.sh: $*" >&2
-    dump_logs
-    MH_HARAKA_DIR="$DIR" "$HERE/stop-haraka.sh" >&2 || true
-    exit 1
-}
+MH_LOGS=("$DIR/start.log" "$DIR/dovecot.log" "$DIR/haraka.log")
+MH_STOP=(env MH_HARAKA_DIR="$DIR" "$HERE/stop-haraka.sh")
 
 mh_ports_free "$SMTP_PORT" "$SMTPS_PORT" "$POP3_PORT" "$POP3S_PORT" || exit 1
 
@@ -117,19 +108,8 @@ mh_wait_ports 30 "$SMTP_PORT" "$SMTPS_PORT" || fail "haraka is not listening"
 mh_wait_greeting 10 "$SMTP_PORT" || fail "haraka does not greet"
 
 VERSION="$(node -p "require('$PREFIX/node_modules/Haraka/package.json').version")"
-cat > "$DIR/target.yaml" <<CF
-# Written by ci/servers/start-haraka.sh: Haraka $VERSION (node $(node --version)) + Dovecot $(dovecot --version | cut -d' ' -f1)
-name: haraka-dovecot
-smtp: {host: $MH_HOST, port: $SMTP_PORT, tls: none}
-pop3: {host: $MH_HOST, port: $POP3_PORT, tls: none}
-smtps: {host: $MH_HOST, port: $SMTPS_PORT, tls: implicit}
-pop3s: {host: $MH_HOST, port: $POP3S_PORT, tls: implicit}
-domain: $MH_DOMAIN
-users:
-$(mh_target_users)
-smtp_auth: {login: alice, password: alicepw}
-delivery_timeout: 10s
-CF
+mh_target_file "$DIR/target.yaml" haraka-dovecot "Haraka $VERSION (node $(node --version)) + Dovecot $(dovecot --version | cut -d' ' -f1)" \
+    "$SMTP_PORT" "$SMTPS_PORT" "$POP3_PORT" "$POP3S_PORT" </dev/null
 
 echo "haraka up: SMTP $MH_HOST:$SMTP_PORT, SMTPS $MH_HOST:$SMTPS_PORT; dovecot: POP3 $MH_HOST:$POP3_PORT, POP3S $MH_HOST:$POP3S_PORT"
 echo "$DIR/target.yaml"

@@ -14,30 +14,18 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=common.sh
+. "$HERE/common.sh"
 DIR="${MH_SERVERS_DIR:-/tmp/mailharness-servers}"
 SMUGGLING_FIX=0
-CLEAN=0
+ARGS=()
 for arg in "$@"; do
-    case "$arg" in
-        --smuggling-fix) SMUGGLING_FIX=1 ;;
-        --clean) CLEAN=1 ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
-        *) echo "start.sh: unknown argument: $arg" >&2; exit 2 ;;
-    esac
+    if [ "$arg" = --smuggling-fix ]; then SMUGGLING_FIX=1; else ARGS+=("$arg"); fi
 done
+mh_start_args start.sh 14 install.sh postfix postconf postalias dovecot doveadm openssl -- "${ARGS[@]}"
 
-if [ "$(id -u)" -ne 0 ]; then
-    echo "start.sh: must run as root (creates users, binds servers that switch uid)" >&2
-    exit 2
-fi
-for cmd in postfix postconf postalias dovecot doveadm openssl; do
-    command -v "$cmd" >/dev/null || { echo "start.sh: $cmd not found; run ci/servers/install.sh" >&2; exit 2; }
-done
-
-HOST=127.0.0.1
+HOST=$MH_HOST DOMAIN=$MH_DOMAIN MYHOST=$MH_MYHOST
 SMTP_PORT=2525 SUBMISSION_PORT=2587 SMTPS_PORT=2465 POP3_PORT=2110 POP3S_PORT=2995
-DOMAIN=example.test
-MYHOST=mx.example.test
 
 mkdir -p "$DIR"
 DIR="$(cd "$DIR" && pwd)"
@@ -58,30 +46,13 @@ mkdir -p "$PF" "$PFQ" "$PFD" "$DV" "$DVRUN" "$TLS"
 chown postfix: "$PFD"       # master.lock etc.; postfix check only warns about it
 
 # ---- users -------------------------------------------------------------------------------------------
-# Local system accounts (uid >= 1000, Dovecot's first_valid_uid is 500) whose ~/Maildir both servers use.
-# Twelve mailboxes, so parallel checks that lock a POP3 maildrop rarely wait for each other.
-MH_USERS="alice bob carol dave erin frank grace heidi ivan judy mallory oscar"
-for name in $MH_USERS; do
-    u="mh$name" pw="${name}pw"
-    if ! id "$u" >/dev/null 2>&1; then
-        useradd --create-home --shell /usr/sbin/nologin --comment "mailharness test user" "$u"
-    fi
-    echo "$u:$pw" | chpasswd
-    home="$(getent passwd "$u" | cut -d: -f6)"
-    mkdir -p "$home"
-    chown "$u:" "$home"
-    if [ "$CLEAN" -eq 1 ]; then rm -rf "$home/Maildir"; fi
-done
+# Local system accounts (uid >= 1000, Dovecot's first_valid_uid) whose ~/Maildir both servers use. Twelve
+# mailboxes, so parallel checks that lock a POP3 maildrop rarely wait for each other.
+mh_users Maildir "$CLEAN"
+for name in $MH_USERS; do echo "mh$name:${name}pw"; done | chpasswd
 
 # ---- TLS: self-signed certificate (kept across restarts) ---------------------------------------------
-if [ ! -s "$TLS/cert.pem" ] || [ ! -s "$TLS/key.pem" ]; then
-    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -sha256 \
-        -subj "/CN=$MYHOST" \
-        -addext "subjectAltName=DNS:$MYHOST,DNS:localhost,IP:127.0.0.1" \
-        -keyout "$TLS/key.pem" -out "$TLS/cert.pem" 2>/dev/null
-fi
-chmod 0600 "$TLS/key.pem"
-chmod 0644 "$TLS/cert.pem"
+mh_tls "$TLS" root
 
 # ---- Postfix ----------------------------------------------------------------------------------------
 if [ "$SMUGGLING_FIX" -eq 1 ]; then
@@ -206,141 +177,46 @@ postalias -c "$PF" "hash:$PF/aliases"
 postfix -c "$PF" check
 
 # ---- Dovecot ----------------------------------------------------------------------------------------
-# passwd-file passdb: the MH_USERS logins with {PLAIN} passwords; the user= extra field maps them
-# to the system users, whose passwd entry (userdb passwd) gives uid/gid/home, so ~/Maildir is Postfix's.
-for name in $MH_USERS; do echo "$name:{PLAIN}${name}pw::::::user=mh$name"; done > "$DV/users"
-chown root:dovecot "$DV/users"
-chmod 0640 "$DV/users"
-
-cat > "$DV/dovecot.conf" <<CF
-# Written by ci/servers/start.sh; run with: dovecot -c $DV/dovecot.conf
-base_dir = $DVRUN
-instance_name = mailharness
-state_dir = $DVRUN/state
-protocols = pop3
-listen = $HOST
-log_path = $DIR/dovecot.log
-info_log_path = $DIR/dovecot.log
-debug_log_path = $DIR/dovecot.log
-
-ssl = yes
-ssl_cert = <$TLS/cert.pem
-ssl_key = <$TLS/key.pem
-ssl_min_protocol = TLSv1.2
-
-disable_plaintext_auth = no
-# Dovecot waits 2 s after a failed login by default, and its anvil penalty then delays every login from
-# the same IP (2, 4, 8, 15 s); the suites fail logins on purpose, so both are off for this test server.
-auth_failure_delay = 0
-service anvil {
-  unix_listener anvil-auth-penalty {
-    mode = 0
-  }
-}
-auth_mechanisms = plain login
-mail_location = maildir:~/Maildir
-first_valid_uid = 1000
-pop3_uidl_format = %08Xu%08Xv
-
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN $DV/users
-}
-userdb {
-  driver = passwd
-}
-
-service pop3-login {
-  inet_listener pop3 {
-    address = $HOST
-    port = $POP3_PORT
-  }
-  inet_listener pop3s {
-    address = $HOST
-    port = $POP3S_PORT
-    ssl = yes
-  }
-}
-service auth {
-  # Postfix's smtpd_sasl_path = private/auth, relative to its queue directory.
+# Postfix's smtpd_sasl_path = private/auth is relative to its queue directory.
+mh_dovecot_conf "$DIR" mailharness Maildir "$POP3_PORT" "$POP3S_PORT" "service auth {
   unix_listener $PFQ/private/auth {
     mode = 0660
     user = postfix
     group = postfix
   }
-}
-CF
+}"
 
-dump_logs() {
-    echo "----- $DIR/dovecot.log -----" >&2; tail -n 40 "$DIR/dovecot.log" >&2 2>/dev/null || true
-    echo "----- $DIR/postfix.log -----" >&2; tail -n 40 "$DIR/postfix.log" >&2 2>/dev/null || true
-}
-
-port_open() {   # bash /dev/tcp probe
-    (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
-}
-
-wait_ports() {  # wait_ports SECONDS PORT...
-    local deadline=$((SECONDS + $1)); shift
-    local p
-    for p in "$@"; do
-        until port_open "$p"; do
-            if [ "$SECONDS" -ge "$deadline" ]; then
-                echo "start.sh: port $HOST:$p does not accept connections" >&2
-                return 1
-            fi
-            sleep 0.2
-        done
-    done
-}
-
-fail() {        # print the logs, stop whatever did start, exit 1
-    echo "start.sh: $*" >&2
-    dump_logs
-    MH_SERVERS_DIR="$DIR" "$HERE/stop.sh" >&2 || true
-    exit 1
-}
+MH_LOGS=("$DIR/start.log" "$DIR/dovecot.log" "$DIR/postfix.log")
+MH_STOP=(env MH_SERVERS_DIR="$DIR" "$HERE/stop.sh")
 
 # The ports are fixed: something else listening there would be tested instead of our servers.
-for p in "$SMTP_PORT" "$SUBMISSION_PORT" "$SMTPS_PORT" "$POP3_PORT" "$POP3S_PORT"; do
-    if port_open "$p"; then
-        echo "start.sh: $HOST:$p is already in use (another instance, e.g. with a different MH_SERVERS_DIR?)" >&2
-        exit 1
-    fi
-done
+mh_ports_free "$SMTP_PORT" "$SUBMISSION_PORT" "$SMTPS_PORT" "$POP3_PORT" "$POP3S_PORT" || exit 1
 
 # Dovecot first: Postfix's SASL needs its auth socket.
 # The daemons must not inherit our stdout/stderr: a caller reading them to EOF would wait forever.
-dovecot -c "$DV/dovecot.conf" </dev/null >>"$DIR/start.log" 2>&1 || fail "dovecot failed to start"
-wait_ports 20 "$POP3_PORT" "$POP3S_PORT" || fail "dovecot is not listening"
+mh_dovecot_start "$DIR" || fail "dovecot failed to start"
+mh_wait_ports 20 "$POP3_PORT" "$POP3S_PORT" || fail "dovecot is not listening"
 for _ in $(seq 1 50); do [ -S "$PFQ/private/auth" ] && break; sleep 0.1; done
 [ -S "$PFQ/private/auth" ] || fail "dovecot did not create $PFQ/private/auth"
 
 postfix -c "$PF" start </dev/null >>"$DIR/start.log" 2>&1 || fail "postfix failed to start"
-wait_ports 20 "$SMTP_PORT" "$SUBMISSION_PORT" "$SMTPS_PORT" || fail "postfix is not listening"
+mh_wait_ports 20 "$SMTP_PORT" "$SUBMISSION_PORT" "$SMTPS_PORT" || fail "postfix is not listening"
 
 # ---- target file (docs/target-file.md) -------------------------------------------------------------
-cat > "$DIR/target.yaml" <<CF
-# Written by ci/servers/start.sh: Postfix $(postconf -h -c "$PF" mail_version) + Dovecot $(dovecot --version | cut -d' ' -f1)
-# SMTP smuggling: $SMUGGLING_DESC
-name: postfix-dovecot$( [ "$SMUGGLING_FIX" -eq 1 ] && echo "-smuggling-fix" )
-smtp: {host: $HOST, port: $SMTP_PORT, tls: none}
-pop3: {host: $HOST, port: $POP3_PORT, tls: none}
-smtps: {host: $HOST, port: $SMTPS_PORT, tls: implicit}
-pop3s: {host: $HOST, port: $POP3S_PORT, tls: implicit}
-domain: $DOMAIN
-users:
-$(for name in $MH_USERS; do echo "  - {address: $name@$DOMAIN, login: $name, password: ${name}pw}"; done)
-smtp_auth: {login: alice, password: alicepw}
-delivery_timeout: 10s
-# Real deviations of these servers' defaults, reported but not gated (tests/integration/test_real_servers.py):
-known_deviations:
-  - smtp.mail-syntax-error      # Postfix: MAIL FROM:garbage accepted (strict_rfc821_envelopes = no)
-  - smtp.reply-line-512         # Postfix: over-long VRFY argument echoed in a 561-octet reply
-  - esmtp.auth-bad-base64       # Postfix: 535 instead of 501 for undecodable SASL data
-  - pop3.capa-both-states       # Dovecot: CAPA after login drops USER and SASL
-  - pop3.user-no-argument       # Dovecot: USER without its required argument gets +OK
-CF
+{
+    echo "# SMTP smuggling: $SMUGGLING_DESC"
+    echo "# Real deviations of these servers' defaults, reported but not gated (tests/integration/test_real_servers.py):"
+    echo "known_deviations:"
+    echo "  - smtp.mail-syntax-error      # Postfix: MAIL FROM:garbage accepted (strict_rfc821_envelopes = no)"
+    echo "  - smtp.reply-line-512         # Postfix: over-long VRFY argument echoed in a 561-octet reply"
+    echo "  - esmtp.auth-bad-base64       # Postfix: 535 instead of 501 for undecodable SASL data"
+    echo "  - pop3.capa-both-states       # Dovecot: CAPA after login drops USER and SASL"
+    echo "  - pop3.user-no-argument       # Dovecot: USER without its required argument gets +OK"
+    echo "  - esmtp.auth-unknown-mechanism  # Postfix: 535 instead of 504 for an unknown SASL mechanism"
+    echo "  - smtp.bad-domain-syntax      # Postfix: an underscore in a sender domain is accepted"
+} | mh_target_file "$DIR/target.yaml" "postfix-dovecot$( [ "$SMUGGLING_FIX" -eq 1 ] && echo "-smuggling-fix" )" \
+    "Postfix $(postconf -h -c "$PF" mail_version) + Dovecot $(dovecot --version | cut -d' ' -f1)" \
+    "$SMTP_PORT" "$SMTPS_PORT" "$POP3_PORT" "$POP3S_PORT"
 
 echo "mailharness servers up: SMTP $HOST:$SMTP_PORT, submission $HOST:$SUBMISSION_PORT, SMTPS $HOST:$SMTPS_PORT, POP3 $HOST:$POP3_PORT, POP3S $HOST:$POP3S_PORT"
 echo "SMTP smuggling: $SMUGGLING_DESC"

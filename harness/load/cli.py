@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.scenario.model import parse_duration
+from harness.config.duration import parse_duration
 
 __all__ = ["add_load_parser", "cmd_load"]
 

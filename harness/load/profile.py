@@ -22,9 +22,9 @@ from typing import Any
 
 import jsonschema
 
+from harness.config.duration import parse_duration
+from harness.config.yamlfile import ScenarioErrors, YamlFileLoader, locate
 from harness.protocol.protocols import Protocol
-from harness.scenario.loader import ScenarioErrors, YamlFileLoader, _locate
-from harness.scenario.model import parse_duration
 
 __all__ = [
     "PHASE_NAME",
@@ -252,7 +252,7 @@ def _dur(value: Any) -> float | None:
 
 class _ProfileLoader(YamlFileLoader):
     def at(self, root: Any, path: list[Any]) -> tuple[int | None, int | None]:
-        return _locate(root, path)
+        return locate(root, path)
 
     def load(self) -> Profile:
         data = self.read_mapping("a load profile must be a mapping with 'users' and 'shape'")

@@ -50,8 +50,9 @@ from harness.load.profile import Profile, UserMix, load_profile
 from harness.load.shapes import compile_stages
 from harness.load.stats import Collector
 from harness.load.verdicts import load_section, value_text, verdict_line
+from harness.config.target import Target
 from harness.protocol.protocols import Protocol
-from harness.target import Target
+from harness.report.outdir import link_latest, report_dir
 
 __all__ = ["HERE", "LoadOptions", "form_defaults", "locust_command", "run_load"]
 
@@ -244,13 +245,6 @@ def _wait(proc: subprocess.Popen[bytes], bound: float, stop: _StopSignals) -> bo
     return True
 
 
-def _report_dir(out: Path | None) -> Path:
-    if out:
-        return out
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    return Path("reports") / f"{stamp}-load"
-
-
 def _context(target_cfg: dict[str, Any], profile: Profile, collector: Collector, prefix: str,
              timeout: float) -> SessionContext:
     users = target_cfg["users"]
@@ -346,47 +340,22 @@ def run_load(opts: LoadOptions, out: TextIO | None = None, err: TextIO | None = 
         out.write(f"{opts.profile}: valid load profile {profile.name!r} ({profile.shape.kind}, "
                   f"{profile.duration:g} s, users: {', '.join(u.kind.value for u in profile.users)})\n")
         return 0
-    if opts.defects and opts.target:
-        raise ScenarioError("--defect only applies to the embedded server (run without --target)")
     with _StopSignals() as stop:
         return _serve_and_run(profile, opts, out, err, stop)
 
 
 def _serve_and_run(profile: Profile, opts: LoadOptions, out: TextIO, err: TextIO, stop: _StopSignals) -> int:
-    from harness.report._atomic import atomic_write_bytes
-    from harness.report.jsonout import dumps_json
-    from harness.target import load_target, target_from_mapping
+    from harness.embedded import run_target
 
-    server = None
-    if opts.target:
-        target = load_target(opts.target)
-    else:
-        from harness.refserver import ReferenceServer
-        try:
-            server = ReferenceServer(defects=opts.defects)
-        except ValueError as exc:
-            raise ScenarioError(str(exc)) from None
-        try:
-            server.start()
-        except ValueError as exc:
-            raise ScenarioError(str(exc)) from None
-        target = target_from_mapping(server.target(), "embedded reference server")
-        if not opts.quiet:
-            defects = f" with defects {', '.join(opts.defects)}" if opts.defects else ""
-            err.write(f"embedded reference server{defects}: SMTP 127.0.0.1:{server.smtp_port}, "
-                      f"POP3 127.0.0.1:{server.pop3_port}\n")
-    try:
+    with run_target(opts.target, defects=opts.defects, announce=None if opts.quiet else err) as target:
         _check_target(profile, target)
-        return _run(profile, target, opts, out, err, atomic_write_bytes, dumps_json, stop)
-    finally:
-        if server is not None:
-            server.stop()
+        return _run(profile, target, opts, out, err, stop)
 
 
 def _run(profile: Profile, target: Target, opts: LoadOptions, out: TextIO, err: TextIO,
-         atomic_write_bytes: Any, dumps_json: Any, stop: _StopSignals) -> int:
+         stop: _StopSignals) -> int:
     started = dt.datetime.now(dt.UTC)
-    out_dir = _report_dir(opts.out).resolve()
+    out_dir = report_dir(opts.out, "-load").resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     run_id = f"lt{started.strftime('%H%M%S')}{secrets.token_hex(3)}"
     target_cfg = _target_config(target)
@@ -473,17 +442,14 @@ def _run(profile: Profile, target: Target, opts: LoadOptions, out: TextIO, err: 
         "load": load,
     }
     results = out_dir / "results.json"
-    atomic_write_bytes(results, dumps_json(document))
-    if opts.json:
-        atomic_write_bytes(opts.json, dumps_json(document))
     from harness.report import write_html
+    from harness.report.jsonout import dumps_json, write_json
+    write_json(document, results)
+    if opts.json:
+        write_json(document, opts.json)
     write_html(json.loads(dumps_json(document)), out_dir / "report.html")
     if opts.out is None:
-        latest = out_dir.parent / "latest"
-        with contextlib.suppress(OSError):
-            if latest.is_symlink() or latest.exists():
-                latest.unlink()
-            latest.symlink_to(out_dir.name)
+        link_latest(out_dir)
     _print_summary(load, out, results)
     if interrupted and not opts.web:       # with --web, Ctrl-C is the ordinary way to finish
         return EXIT_SIGNAL.get(interrupted, 130)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.results import RunResult, Status
+from harness.untrusted import clean
 
 __all__ = ["BaselineDiff", "CheckChange", "LatencyChange", "baseline_statuses", "apply_baseline",
            "ungate_for_baseline", "diff_runs", "LATENCY_GROWTH", "LATENCY_MIN_MS"]
@@ -72,11 +73,6 @@ class BaselineDiff:
     @property
     def latency_regressions(self) -> tuple[LatencyChange, ...]:
         return tuple(c for c in self.latency if c.regression)
-
-
-def _clean(value: object) -> str:
-    from harness.report.model import clean
-    return clean(value)
 
 
 def baseline_statuses(baseline: Mapping[str, Any]) -> dict[str, str]:
@@ -151,7 +147,7 @@ def ungate_for_baseline(checks: Sequence[Any], baseline: Mapping[str, Any]) -> l
     old = baseline_statuses(baseline)
     out = []
     for c in checks:
-        status = _clean(old.get(c.id, "absent"))
+        status = clean(old.get(c.id, "absent"))
         gated = c.gated and status not in _FAILING
         verdict = c.status if gated or not c.needs_detail else f"{c.status}-not-gated"
         out.append(dataclasses.replace(c, baseline_status=status, gated=gated, verdict=verdict))
@@ -168,7 +164,7 @@ def _phase_numbers(load: Any) -> dict[tuple[str, str], float]:
             if isinstance(row, Mapping):
                 for m in _PERCENTILES:
                     if isinstance(row.get(m), (int, float)):
-                        out[(_clean(name), m)] = float(row[m])
+                        out[(clean(name), m)] = float(row[m])
     delivery = load.get("delivery_latency_ms")
     if isinstance(delivery, Mapping):
         for m in _PERCENTILES:
@@ -190,7 +186,7 @@ def diff_runs(checks: Sequence[Any], datas: Sequence[Mapping[str, Any]],
         elif change.old in _FAILING and c.status == "passed":
             fixed.append(change)
     seen = {c.id for c in checks}
-    removed = tuple(_clean(i) for i in baseline_statuses(baseline) if i not in seen) if checks else ()
+    removed = tuple(clean(i) for i in baseline_statuses(baseline) if i not in seen) if checks else ()
     regressions.sort(key=lambda ch: (not ch.gated, ch.index))
 
     new_load = next((d.get("load") for d in datas if isinstance(d.get("load"), Mapping)), None)
@@ -202,8 +198,8 @@ def diff_runs(checks: Sequence[Any], datas: Sequence[Mapping[str, Any]],
             grew = new > old * (1 + LATENCY_GROWTH) and new - old >= LATENCY_MIN_MS
             latency.append(LatencyChange(key[0], key[1], old, new, grew))
     latency.sort(key=lambda ch: (not ch.regression, -ch.change_pct))
-    return BaselineDiff(label=_clean(label), started=_clean(baseline.get("started", "")),
+    return BaselineDiff(label=clean(label), started=clean(baseline.get("started", "")),
                         regressions=tuple(regressions), fixed=tuple(fixed), still_failing=tuple(still),
                         removed=removed, latency=tuple(latency),
-                        target_warning=_clean(target_warning(datas[0].get("target") if datas else None,
+                        target_warning=clean(target_warning(datas[0].get("target") if datas else None,
                                                              baseline.get("target"))))

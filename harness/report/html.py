@@ -102,7 +102,7 @@ def render_html(run: Source | Sequence[Source], *, baseline: Mapping[str, Any] |
 def write_html(run: Source | Sequence[Source], path: Path, *, baseline: Mapping[str, Any] | None = None,
                **options: Any) -> None:
     """Write report.html for ``run`` at ``path`` (parent directories created, atomic replace)."""
-    # model.clean() already removed lone surrogates; backslashreplace is only a
+    # clean() (harness.untrusted) already removed lone surrogates; backslashreplace is only a
     # guard so a future template mistake cannot turn into a crash at the end of a run.
     html = render_html(run, baseline=baseline, **options)
     atomic_write_bytes(Path(path), html.encode("utf-8", "backslashreplace"))

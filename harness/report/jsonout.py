@@ -8,6 +8,7 @@ for ``mailharness report``.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,12 @@ def dumps_json(data: Any) -> bytes:
     return (text + "\n").encode("utf-8", "backslashreplace")
 
 
-def write_json(run: RunResult, path: Path) -> None:
-    """Write ``run`` as results.json at ``path`` (parent directories created, atomic replace)."""
-    atomic_write_bytes(Path(path), dumps_json(run.to_json()))
+def write_json(run: RunResult | Mapping[str, Any], path: Path) -> None:
+    """Write ``run`` (or a results.json document built elsewhere, as ``mailharness load`` does) at ``path``.
+
+    Parent directories are created and the file is replaced atomically.
+    """
+    atomic_write_bytes(Path(path), dumps_json(run.to_json() if isinstance(run, RunResult) else run))
 
 
 def load_json(path: Path | str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ detail goes to ``<system-out>`` and the property ``mailharness.verdict`` says
 ``failed-not-gated``/``error-not-gated``. That way the JUnit verdict and the
 exit code never disagree.
 
-``xml.etree.ElementTree`` does the markup escaping; ``model.clean`` has
+``xml.etree.ElementTree`` does the markup escaping; ``harness.untrusted.clean`` has
 already made every string legal XML 1.0, since server replies are hostile.
 """
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.report.charts import Chart, column_chart, fmt, hbar_chart, line_chart
-from harness.report.model import clean
+from harness.untrusted import clean
 
 __all__ = ["LoadView", "PhaseView", "ThresholdView", "build_load", "mail_series_charts"]
 

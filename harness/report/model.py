@@ -4,7 +4,7 @@ A model first, then a template (docs/architecture.md). ``build_report``
 takes loaded results.json dicts (or ``RunResult`` objects), optionally a
 baseline, and returns a frozen ``RunReport``; ``html.py`` and ``junit.py`` only
 lay it out. Everything that came from a server (banners, replies, notes) or
-from a hand-edited file is untrusted: ``clean`` makes it legal XML 1.0 and
+from a hand-edited file is untrusted: ``harness.untrusted.clean`` makes it legal XML 1.0 and
 inert in a terminal (no control, bidi or escape characters survive, they are
 shown as ``\\x1b``-style escapes), and Jinja autoescaping does the markup.
 Nothing read from input is ever used as a CSS class, an id or a URL without
@@ -21,19 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.report.baseline import diff_runs, ungate_for_baseline
 from harness.report.evidence import broke_index, fold_repeats, judged
+from harness.report.loadmodel import build_load
 from harness.results import RunResult
 from harness.rootcause import (SERVER, SETUP, SEVERITY, Cause, all_causes, group_causes, kind_of, preflight_lines,
                                unjudged_security)
+from harness.untrusted import clean
 
-__all__ = ["clean", "LineView", "CheckView", "RunReport", "GateLine", "build_report", "ATTENTION_STATUSES",
+__all__ = ["LineView", "CheckView", "RunReport", "GateLine", "build_report", "ATTENTION_STATUSES",
            "LEVEL_ORDER", "STATUS_ORDER"]
-
-# XML 1.0 "Char" excludes C0 controls other than TAB/LF/CR, surrogates and
-# U+FFFE/U+FFFF; DEL and C1 (which includes the 8-bit CSI, 0x9B) drive
-# terminals; U+202A-202E and U+2066-2069 reorder text ("Trojan Source").
-_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
-                     "\ud800-\udfff\ufffe\uffff]")
 
 # Statuses that get the detailed view (failure cards, JUnit body).
 ATTENTION_STATUSES = ("failed", "error")
@@ -64,17 +61,6 @@ _WIRE_MAX = {True: 4000, False: 24}             # wire lines per entry (a messag
 # already masks known secrets, but a hand-made file or a new step might not).
 _SECRET_LINE = re.compile(r"^((?:PASS|AUTH\s+PLAIN)\s+)(?!\*{4})(.+?)((?:\\r)?\\n)?$", re.IGNORECASE)
 MASK = "****"
-
-
-def _escape_char(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def clean(value: object) -> str:
-    """Return ``value`` as text that is legal XML 1.0 and inert in a terminal."""
-    text = value if isinstance(value, str) else ("" if value is None else str(value))
-    return _UNSAFE.sub(_escape_char, text)
 
 
 def _num(value: object) -> float:
@@ -495,8 +481,6 @@ def build_report(source: RunResult | Mapping[str, Any] | Sequence[RunResult | Ma
     (exactly what ``run --baseline`` does). ``link_base``/``out_dir`` rebase
     relative pcap links from each results file's folder to the report's.
     """
-    from harness.report.baseline import diff_runs, ungate_for_baseline
-    from harness.report.loadmodel import build_load
 
     sources = [source] if isinstance(source, (RunResult, Mapping)) else list(source)
     datas = [_as_dict(s) for s in sources] or [{}]

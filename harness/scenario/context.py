@@ -16,7 +16,7 @@ from harness.scenario.model import Check, Step
 from harness.scenario.needs import shortfall
 from harness.scenario.templating import render
 from harness.session import Connection, Limits
-from harness.target import Target, User
+from harness.config.target import Target, User
 from harness.transcript import Transcript
 
 __all__ = ["CheckFailed", "CheckPassedEarly", "CheckSkipped", "SentMessage", "ServerInfo", "CheckContext"]

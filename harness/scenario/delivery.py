@@ -23,7 +23,7 @@ from harness.scenario.context import CheckContext, CheckFailed, CheckSkipped, Se
 from harness.scenario.model import Step
 from harness.scenario.stepbase import open_service
 from harness.session import Connection
-from harness.target import DeliveryKind, User
+from harness.config.target import DeliveryKind, User
 
 __all__ = ["smtp_transaction", "deliver", "write_maildir", "EXISTING_SKIP"]
 

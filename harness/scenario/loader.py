@@ -11,38 +11,25 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Iterable
 
 import jsonschema
 import yaml
 
+from harness.config.duration import parse_duration
+from harness.config.yamlfile import ScenarioErrors, YamlFileLoader, load_all, locate
+from harness.config.yamlload import LineDict
 from harness.errors import ScenarioError
 from harness.escapes import EscapeError, decode_escapes
 from harness.protocol.protocols import Protocol
 from harness.results import Level
-from harness.scenario.model import ACTIONS, Check, Expect, ScenarioFile, Step, parse_duration
+from harness.scenario.model import ACTIONS, Check, Expect, ScenarioFile, Step
 from harness.scenario.needs import LEGACY_USERS, requires_mailboxes, steps_mailboxes
 from harness.scenario.templating import is_template, syntax_error
-from harness.scenario.yamlload import LineDict, load_yaml, node_lines, snippet
 
-__all__ = ["load_file", "load_paths", "load_all", "discover", "ScenarioErrors", "YamlFileLoader"]
-
-T = TypeVar("T")
+__all__ = ["load_file", "load_paths", "discover"]
 
 _SCHEMA_PATH = Path(__file__).with_name("schema.yaml")
-
-
-class ScenarioErrors(ScenarioError):
-    """Several problems in one or more files."""
-
-    def __init__(self, errors: list[ScenarioError]) -> None:
-        first = errors[0]
-        super().__init__(first.message, file=first.file, line=first.line,
-                         end_line=first.end_line, snippet=first.snippet)
-        self.errors = errors
-
-    def __str__(self) -> str:
-        return "\n".join(ScenarioError.__str__(e) for e in self.errors)
 
 
 @functools.lru_cache(maxsize=1)
@@ -57,75 +44,6 @@ def _validator(ref: str) -> jsonschema.protocols.Validator:
     target = schema if ref == "file" else {"$ref": f"#/$defs/{ref}", "$defs": schema["$defs"]}
     cls = jsonschema.validators.validator_for(schema)
     return cls(target)
-
-
-def _describe(err: jsonschema.ValidationError, where: str) -> str:
-    if err.validator == "additionalProperties":
-        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-        allowed = ", ".join(sorted(err.schema.get("properties", {})))
-        return f"{where}: unknown key {', '.join(map(repr, extra))} (allowed: {allowed})"
-    if err.validator == "required":
-        return f"{where}: {err.message}"
-    if err.validator == "enum":
-        return f"{where}: {err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
-    if err.validator in ("anyOf", "oneOf") and err.context:
-        # Explain the branch that got furthest: a type mismatch says least.
-        inner = max(err.context, key=lambda e: (e.validator != "type", len(e.absolute_path)))
-        inner_where = ".".join([where] + [str(p) for p in inner.relative_path]) if inner.relative_path else where
-        return _describe(inner, inner_where)
-    return f"{where}: {err.message}"
-
-
-def _locate(root: Any, path: Iterable[Any]) -> tuple[int | None, int | None]:
-    node, parent, key = root, None, None
-    for part in path:
-        parent, key = node, part
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            break
-    if isinstance(parent, LineDict) and key in parent.key_lines:
-        return node_lines(parent, key)
-    return node_lines(node)
-
-
-class YamlFileLoader:
-    """What every schema-checked YAML file loader shares: errors with file, line and snippet."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.name = str(path)
-        self.text = ""
-        self.errors: list[ScenarioError] = []
-
-    def error(self, message: str, line: int | None, end: int | None = None) -> None:
-        self.errors.append(ScenarioError(message, file=self.name, line=line, end_line=end,
-                                         snippet=snippet(self.text, line, end)))
-
-    def read_mapping(self, what: str) -> LineDict:
-        """The file's top-level mapping; ``what`` says what it must contain."""
-        try:
-            self.text = self.path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            pass
-        data = load_yaml(self.path)
-        if not isinstance(data, dict):
-            raise ScenarioError(what, file=self.name, line=1)
-        return data
-
-    def schema_errors(self, validator: jsonschema.protocols.Validator, node: Any, base: list[Any],
-                      root: Any) -> bool:
-        """Record every schema problem of ``node`` (at ``base`` in ``root``) at its line; True if none."""
-        errors = sorted(validator.iter_errors(node), key=lambda e: list(map(str, e.absolute_path)))
-        for err in errors[:8]:
-            line, end = _locate(root, base + list(err.absolute_path))
-            if err.validator == "additionalProperties" and isinstance(err.instance, LineDict):
-                extra = [k for k in err.instance if k not in err.schema.get("properties", {})]
-                if extra and extra[0] in err.instance.key_lines:
-                    line = end = err.instance.key_lines[extra[0]]
-            where = ".".join(str(p) for p in base + list(err.absolute_path)) or "(top level)"
-            self.error(_describe(err, where), line, end)
-        return not errors
 
 
 class _FileLoader(YamlFileLoader):
@@ -221,7 +139,7 @@ class _FileLoader(YamlFileLoader):
                 except EscapeError as exc:
                     problem = str(exc)
             if problem:
-                line, end = _locate(root, path)
+                line, end = locate(root, path)
                 self.error(f"{'.'.join(map(str, path))}: {problem}", line, end)
         elif isinstance(node, dict):
             for key, value in node.items():
@@ -240,7 +158,7 @@ class _FileLoader(YamlFileLoader):
             try:
                 out.append(_expect(item))
             except re.error as exc:
-                line, end = _locate(root, item_path)
+                line, end = locate(root, item_path)
                 self.error(f"{'.'.join(map(str, item_path))}: invalid regular expression: {exc}", line, end)
         return tuple(out)
 
@@ -317,22 +235,6 @@ def discover(paths: Iterable[Path | str]) -> list[Path]:
         else:
             raise ScenarioError("no such file or directory", file=str(p))
     return found
-
-
-def load_all(loaders: Iterable[Callable[[], T]]) -> list[T]:
-    """Run every loader; raise one ``ScenarioErrors`` with the problems of all of them."""
-    results: list[T] = []
-    errors: list[ScenarioError] = []
-    for load in loaders:
-        try:
-            results.append(load())
-        except ScenarioErrors as exc:
-            errors += exc.errors
-        except ScenarioError as exc:
-            errors.append(exc)
-    if errors:
-        raise ScenarioErrors(errors)
-    return results
 
 
 def load_paths(paths: Iterable[Path | str]) -> list[ScenarioFile]:

@@ -18,6 +18,7 @@ from typing import Callable, Iterator
 
 from harness.errors import Timeout
 from harness.message import find_marker
+from harness.protocol.pop3_listings import drop_listing, scan_listing, unique_id_listings
 from harness.protocol.replies import Pop3Response
 from harness.session import Connection
 
@@ -103,15 +104,9 @@ def scan_session(conn: Connection, marker: str, scan: _Scan, delete: bool) -> Fo
     """In an authenticated session: find the message whose X-Harness-Id is ``marker``."""
     listing = _ok(conn, "UIDL", True)
     if listing.ok:
-        entries = []
-        for line in listing.body or ():
-            parts = line.split()
-            if len(parts) >= 2 and parts[0].isdigit():
-                entries.append((int(parts[0]), parts[1].decode("ascii", "replace")))
+        entries = unique_id_listings(listing)
     else:   # no UIDL: look at everything every time
-        stat = _ok(conn, "STAT")
-        words = stat.text.split() if stat.ok else []
-        count = int(words[0]) if words and words[0].isdigit() else 0
+        count, _ = drop_listing(_ok(conn, "STAT")) or (0, 0)
         entries = [(n, f"#{n}") for n in range(1, count + 1)]
     for number, uid in entries:
         known = scan.markers.get(uid, "") if not uid.startswith("#") else ""
@@ -125,9 +120,7 @@ def scan_session(conn: Connection, marker: str, scan: _Scan, delete: bool) -> Fo
             full = _ok(conn, f"RETR {number}", True)
             if not full.ok:
                 continue
-            listed = _ok(conn, f"LIST {number}")
-            words = listed.text.split() if listed.ok else []
-            octets = int(words[1]) if len(words) > 1 and words[1].isdigit() else None
+            _, octets = scan_listing(_ok(conn, f"LIST {number}")) or (number, None)
             if delete:
                 _ok(conn, f"DELE {number}")
             violations = tuple(str(v) for v in full.violations if v.level == "MUST" and not v.local)

@@ -9,7 +9,7 @@ from typing import Any, Iterable, Iterator
 from harness.protocol.protocols import Protocol
 from harness.results import Level
 
-__all__ = ["Expect", "Step", "Check", "ScenarioFile", "parse_duration", "walk_steps", "connect_target", "ACTIONS"]
+__all__ = ["Expect", "Step", "Check", "ScenarioFile", "walk_steps", "connect_target", "ACTIONS"]
 
 # Step actions, in the order the docs list them.
 ACTIONS = (
@@ -17,20 +17,6 @@ ACTIONS = (
     "starttls", "stls", "auth", "login", "mail", "deliver", "send_data", "smuggle", "retrieve", "inspect",
     "sleep", "slow_send", "drop", "set", "repeat", "skip", "quit",
 )
-
-_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m)?$")
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds from ``5``, ``2.5``, ``"200ms"``, ``"5s"`` or ``"1m"`` (the schema already checked the form)."""
-    if isinstance(value, (int, float)):
-        return float(value)
-    m = _DURATION.match(str(value).strip())
-    if not m:
-        raise ValueError(f"not a duration: {value!r}")
-    number, unit = float(m.group(1)), m.group(2) or "s"
-    return number / 1000 if unit == "ms" else number * 60 if unit == "m" else number
-
 
 @dataclass(frozen=True, slots=True)
 class Expect:

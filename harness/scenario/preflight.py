@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from harness.errors import DeliveryFailed, TransportError
+from harness.protocol.pop3_listings import drop_listing
 from harness.protocol.protocols import Protocol
 from harness.protocol.replies import Pop3Response, SmtpReply
 from harness.results import Level, Status
@@ -26,7 +27,7 @@ from harness.scenario.mailbox import MailboxLocks, find_message
 from harness.scenario.model import Check, Step, connect_target, walk_steps
 from harness.scenario.stepbase import open_maildrop, open_service
 from harness.session import Connection, Limits
-from harness.target import Delivery, DeliveryKind, Target, User
+from harness.config.target import Delivery, DeliveryKind, Target, User
 from harness.transcript import Transcript
 
 __all__ = ["Preflight", "Probe", "Blocker", "CheckNeeds", "needs_of", "run_preflight", "POP3_LOGIN_ACTIONS"]
@@ -320,9 +321,9 @@ def _maildrop(target: Target, limits: Limits, info: ServerInfo, user: User) -> C
         conn = open_maildrop(ctx, user, None)
         stat = conn.command("STAT", ctx.reply_timeout())
         conn.command("QUIT", ctx.reply_timeout())
-        words = stat.text.decode("ascii", "replace").split() if isinstance(stat, Pop3Response) and stat.ok else []
-        if len(words) >= 2 and words[0].isdigit() and words[1].isdigit():
-            return Canary("existing", f"{user.login}'s maildrop holds {words[0]} messages ({words[1]} octets); "
+        drop = drop_listing(stat) if isinstance(stat, Pop3Response) else None
+        if drop is not None:
+            return Canary("existing", f"{user.login}'s maildrop holds {drop[0]} messages ({drop[1]} octets); "
                                       "they are only read", mode="existing")
         return Canary("existing", f"STAT as {user.login} got {stat}", mode="existing")
     except (TransportError, CheckFailed, CheckSkipped) as exc:

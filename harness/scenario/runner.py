@@ -32,7 +32,7 @@ from harness.scenario.stepbase import open_service, run_step
 from harness.scenario.templating import TemplateProblem
 from harness.bundled import display_path
 from harness.session import Limits
-from harness.target import DeliveryKind, Target
+from harness.config.target import DeliveryKind, Target
 from harness.transcript import Transcript
 
 __all__ = ["RunOptions", "Runner", "select_checks", "keyword_matcher", "apply_gate"]
@@ -56,8 +56,13 @@ class RunOptions:
 _TOKEN = re.compile(r"\(|\)|[^\s()]+")
 
 
-def keyword_matcher(expr: str) -> Callable[[Check], bool]:
-    """pytest-style ``-k``: words match id, title, suite or tags as substrings; and/or/not/parentheses."""
+def keyword_matcher(expr: str, ids: Iterable[str] = ()) -> Callable[[Check], bool]:
+    """pytest-style ``-k``: words match id, title, suite or tags as substrings; and/or/not/parentheses.
+
+    A word that is the whole id of one of ``ids`` selects that check only: the rerun line the CLI prints
+    names failed checks by id, and ``smtp.help`` must not also pick ``smtp.help-argument``.
+    """
+    exact = {i.lower() for i in ids}
     tokens = _TOKEN.findall(expr)
     if not tokens:
         return lambda _c: True
@@ -69,6 +74,8 @@ def keyword_matcher(expr: str) -> Callable[[Check], bool]:
             low = tok.lower()
             if low in ("and", "or", "not", "(", ")"):
                 out.append(low)
+            elif low in exact:
+                out.append(str(low == check.id.lower()))
             else:
                 out.append(str(low in haystack))
         try:
@@ -81,7 +88,8 @@ def keyword_matcher(expr: str) -> Callable[[Check], bool]:
 
 def select_checks(files: Sequence[ScenarioFile], *, keyword: str | None = None,
                   tags: Iterable[str] = (), levels: Iterable[str] = ()) -> list[Check]:
-    match = keyword_matcher(keyword) if keyword else (lambda _c: True)
+    ids = [c.id for f in files for c in f.checks]
+    match = keyword_matcher(keyword, ids) if keyword else (lambda _c: True)
     tag_set, level_set = set(tags), {lv.upper() for lv in levels}
     out = []
     for f in files:

@@ -16,7 +16,8 @@ from harness.protocol.smtp import parse_ehlo
 from harness.errors import ConnectionClosed, ConnectionReset, TlsError
 from harness.scenario.context import CheckContext, CheckFailed, CheckPassedEarly, CheckSkipped
 from harness.scenario.expect import judge
-from harness.scenario.model import Expect, Step, connect_target, parse_duration
+from harness.config.duration import parse_duration
+from harness.scenario.model import Expect, Step, connect_target
 from harness.session import Connection
 from harness.scenario.stepbase import OK_POP3, default_expect, executor, expect_all, expect_one, open_service, run_step
 from harness.transport import client_tls_context

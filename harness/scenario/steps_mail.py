@@ -11,11 +11,12 @@ from harness.message import dot_stuff, strip_trace
 from harness.scenario.context import CheckContext, CheckFailed
 from harness.scenario.expect import shown
 from harness.scenario.mailbox import find_message
-from harness.scenario.model import Expect, Step, parse_duration
+from harness.config.duration import parse_duration
+from harness.scenario.model import Expect, Step
 from harness.scenario.delivery import deliver, smtp_transaction
 from harness.scenario.stepbase import executor, expect_all, open_maildrop
 from harness.session import Connection
-from harness.target import DeliveryKind
+from harness.config.target import DeliveryKind
 
 def _recipients(ctx: CheckContext, value: Any) -> list[str]:
     if value is None:

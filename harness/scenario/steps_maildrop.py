@@ -11,6 +11,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import Callable
 
+from harness.protocol.pop3_listings import scan_listings, unique_id_listings
 from harness.protocol.replies import Pop3Response
 from harness.scenario.context import CheckContext, CheckFailed, CheckSkipped
 from harness.scenario.model import Step
@@ -34,16 +35,8 @@ def _ask(ctx: CheckContext, conn: Connection, line: str, step: Step) -> Pop3Resp
     return response
 
 
-def _numbers(response: Pop3Response) -> list[list[str]]:
-    return [line.decode("ascii", "replace").split() for line in response.body or ()]
-
-
 def _listing(ctx: CheckContext, conn: Connection, step: Step) -> Listing:
-    out = []
-    for words in _numbers(_ask(ctx, conn, "LIST", step)):
-        if len(words) >= 2 and words[0].isdigit() and words[1].isdigit():
-            out.append((int(words[0]), int(words[1])))
-    return out
+    return scan_listings(_ask(ctx, conn, "LIST", step))
 
 
 def _octets(ctx: CheckContext, conn: Connection, listing: Listing, step: Step) -> list[str]:
@@ -83,7 +76,7 @@ def _top(ctx: CheckContext, conn: Connection, listing: Listing, step: Step) -> l
 
 
 def _uidls(ctx: CheckContext, conn: Connection, step: Step) -> dict[int, str]:
-    return {int(w[0]): w[1] for w in _numbers(_ask(ctx, conn, "UIDL", step)) if len(w) >= 2 and w[0].isdigit()}
+    return dict(unique_id_listings(_ask(ctx, conn, "UIDL", step)))
 
 
 def _uidl_stable(ctx: CheckContext, conn: Connection, listing: Listing, step: Step) -> list[str]:

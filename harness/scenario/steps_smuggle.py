@@ -49,7 +49,8 @@ from harness.message import dot_stuff
 from harness.protocol.replies import SmtpReply
 from harness.scenario.context import CheckContext, CheckFailed, CheckPassedEarly, SentMessage
 from harness.scenario.mailbox import find_message
-from harness.scenario.model import Step, parse_duration
+from harness.config.duration import parse_duration
+from harness.scenario.model import Step
 from harness.scenario.stepbase import executor, open_maildrop
 from harness.session import Connection
 

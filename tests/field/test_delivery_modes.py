@@ -19,7 +19,7 @@ from harness.scenario.delivery import EXISTING_SKIP
 from harness.scenario.loader import load_paths
 from harness.scenario.runner import Runner, RunOptions
 from harness.session import Limits
-from harness.target import target_from_mapping
+from harness.config.target import target_from_mapping
 from tests.field.maildrops import fill, fingerprint, varied_messages
 
 ROOT = Path(__file__).resolve().parents[2]

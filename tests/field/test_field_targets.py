@@ -23,7 +23,7 @@ from harness.scenario.loader import load_paths
 from harness.scenario.preflight import needs_of
 from harness.scenario.runner import Runner, RunOptions
 from harness.session import Limits
-from harness.target import target_from_mapping
+from harness.config.target import target_from_mapping
 from tests.field.servers import split_target
 from tests.hostile.server import HostileServer
 

@@ -18,7 +18,7 @@ from harness.scenario.mailbox import MailboxLocks
 from harness.scenario.model import Check
 from harness.scenario.stepbase import open_maildrop
 from harness.session import Limits
-from harness.target import Endpoint, Target, User
+from harness.config.target import Endpoint, Target, User
 from harness.transcript import Transcript
 
 USER = User("alice@example.test", "alice", "alicepw")

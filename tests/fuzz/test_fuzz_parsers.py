@@ -167,7 +167,7 @@ def test_loader_raises_only_scenario_error(tmp_path: Path, text: str) -> None:
 
 
 # Found by the test above: a merge key that aliases its own mapping sent
-# harness/scenario/yamlload.py:_last_line into unbounded recursion.
+# harness/config/yamlload.py:_last_line into unbounded recursion.
 def test_loader_self_referential_merge_key(tmp_path: Path) -> None:
     path = tmp_path / "merge.yaml"
     path.write_text("x: &x {<<: *x}\n", encoding="utf-8")

@@ -19,7 +19,7 @@ from harness.results import Status
 from harness.scenario.loader import load_paths
 from harness.scenario.runner import Runner, RunOptions
 from harness.session import Limits
-from harness.target import load_target
+from harness.config.target import load_target
 
 REPO = Path(__file__).resolve().parents[2]
 SERVERS = REPO / "ci/servers"

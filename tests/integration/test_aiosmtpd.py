@@ -19,7 +19,7 @@ from harness.results import Status
 from harness.scenario.loader import load_paths
 from harness.scenario.runner import Runner, RunOptions
 from harness.session import Limits
-from harness.target import target_from_mapping
+from harness.config.target import target_from_mapping
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 CHECKS = [c for f in load_paths([SCENARIOS]) for c in f.checks if c.protocol is Protocol.SMTP]

@@ -17,7 +17,7 @@ from harness.protocol.protocols import Protocol
 from harness.results import Status
 from harness.scenario.runner import Runner, RunOptions
 from harness.session import Limits, open_connection
-from harness.target import Target, target_from_mapping
+from harness.config.target import Target, target_from_mapping
 from harness.transcript import Transcript
 from tests.field.maildrops import fill, fingerprint, varied_messages
 from tests.integration.test_real_servers import CHECKS, _start, _stop_at_end  # noqa: F401 - stops the servers

@@ -25,7 +25,7 @@ from harness.scenario.loader import load_paths
 from harness.scenario.runner import Runner, RunOptions
 from harness.scenario.steps_smuggle import CLOSED, SILENT, Exchange, end_label, smuggling_problems
 from harness.session import Limits
-from harness.target import target_from_mapping
+from harness.config.target import target_from_mapping
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 SMUGGLING = [c for f in load_paths([SCENARIOS / "security.yaml"]) for c in f.checks if "smuggling" in c.id]

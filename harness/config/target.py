@@ -9,9 +9,9 @@ from typing import Any, Mapping
 
 import jsonschema
 
+from harness.config.duration import parse_duration
+from harness.config.yamlfile import ScenarioErrors, YamlFileLoader
 from harness.errors import TargetError
-from harness.scenario.model import parse_duration
-from harness.scenario.loader import ScenarioErrors, YamlFileLoader
 
 __all__ = ["Endpoint", "User", "Target", "Delivery", "DeliveryKind", "load_target", "target_from_mapping", "parse_hostport"]
 
