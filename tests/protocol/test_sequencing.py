@@ -91,18 +91,19 @@ def test_pop3_allowed_responses_every_state_command_and_code() -> None:
 
 # -- the trackers --------------------------------------------------------------------------------
 
-def smtp(raw: bytes) -> SmtpReply:
-    reader = SmtpReplyReader()
+def _first(reader: SmtpReplyReader | Pop3ResponseReader, raw: bytes) -> object:
     reader.receive_data(raw)
-    event = reader.next_event()
+    return reader.next_event()
+
+
+def smtp(raw: bytes) -> SmtpReply:
+    event = _first(SmtpReplyReader(), raw)
     assert isinstance(event, SmtpReply)
     return event
 
 
 def pop3(raw: bytes) -> Pop3Response:
-    reader = Pop3ResponseReader()
-    reader.receive_data(raw)
-    event = reader.next_event()
+    event = _first(Pop3ResponseReader(), raw)
     assert isinstance(event, Pop3Response)
     return event
 
