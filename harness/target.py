@@ -11,7 +11,7 @@ import jsonschema
 
 from harness.errors import TargetError
 from harness.scenario.model import parse_duration
-from harness.scenario.loader import ScenarioErrors, YamlFileLoader
+from harness.scenario.yamlfile import ScenarioErrors, YamlFileLoader
 
 __all__ = ["Endpoint", "User", "Target", "Delivery", "DeliveryKind", "load_target", "target_from_mapping", "parse_hostport"]
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import jsonschema
 
-from harness.scenario.loader import ScenarioErrors, YamlFileLoader, _locate
+from harness.scenario.yamlfile import ScenarioErrors, YamlFileLoader, locate as _locate
 from harness.scenario.model import parse_duration
 
 __all__ = [

@@ -19,29 +19,20 @@ import yaml
 from harness.errors import ScenarioError
 from harness.escapes import EscapeError, decode_escapes
 from harness.results import Level
-from harness.scenario.model import ACTIONS, Check, Expect, ScenarioFile, Step, parse_duration
-from harness.scenario.needs import LEGACY_USERS, requires_mailboxes, steps_mailboxes
+from harness.message import MessageSpecError, spec_from_mapping
+from harness.scenario.actions import ACTIONS
+from harness.scenario.model import Check, Expect, ScenarioFile, Step, parse_duration, walk_protocols
+from harness.scenario.needs import LEGACY_USERS, requires_mailboxes, steps_mailboxes, strings_in
 from harness.scenario.templating import is_template, syntax_error
-from harness.scenario.yamlload import LineDict, load_yaml, node_lines, snippet
+from harness.scenario.variants import expand_variants
+from harness.scenario.yamlfile import ScenarioErrors, YamlFileLoader, locate
+from harness.scenario.yamlload import LineDict
 
-__all__ = ["load_file", "load_paths", "load_all", "discover", "ScenarioErrors", "YamlFileLoader"]
+__all__ = ["load_file", "load_paths", "load_all", "discover", "protocol_problems", "ScenarioErrors", "YamlFileLoader"]
 
 T = TypeVar("T")
 
 _SCHEMA_PATH = Path(__file__).with_name("schema.yaml")
-
-
-class ScenarioErrors(ScenarioError):
-    """Several problems in one or more files."""
-
-    def __init__(self, errors: list[ScenarioError]) -> None:
-        first = errors[0]
-        super().__init__(first.message, file=first.file, line=first.line,
-                         end_line=first.end_line, snippet=first.snippet)
-        self.errors = errors
-
-    def __str__(self) -> str:
-        return "\n".join(ScenarioError.__str__(e) for e in self.errors)
 
 
 @functools.lru_cache(maxsize=1)
@@ -58,75 +49,6 @@ def _validator(ref: str) -> jsonschema.protocols.Validator:
     return cls(target)
 
 
-def _describe(err: jsonschema.ValidationError, where: str) -> str:
-    if err.validator == "additionalProperties":
-        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-        allowed = ", ".join(sorted(err.schema.get("properties", {})))
-        return f"{where}: unknown key {', '.join(map(repr, extra))} (allowed: {allowed})"
-    if err.validator == "required":
-        return f"{where}: {err.message}"
-    if err.validator == "enum":
-        return f"{where}: {err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
-    if err.validator in ("anyOf", "oneOf") and err.context:
-        # Explain the branch that got furthest: a type mismatch says least.
-        inner = max(err.context, key=lambda e: (e.validator != "type", len(e.absolute_path)))
-        inner_where = ".".join([where] + [str(p) for p in inner.relative_path]) if inner.relative_path else where
-        return _describe(inner, inner_where)
-    return f"{where}: {err.message}"
-
-
-def _locate(root: Any, path: Iterable[Any]) -> tuple[int | None, int | None]:
-    node, parent, key = root, None, None
-    for part in path:
-        parent, key = node, part
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            break
-    if isinstance(parent, LineDict) and key in parent.key_lines:
-        return node_lines(parent, key)
-    return node_lines(node)
-
-
-class YamlFileLoader:
-    """What every schema-checked YAML file loader shares: errors with file, line and snippet."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.name = str(path)
-        self.text = ""
-        self.errors: list[ScenarioError] = []
-
-    def error(self, message: str, line: int | None, end: int | None = None) -> None:
-        self.errors.append(ScenarioError(message, file=self.name, line=line, end_line=end,
-                                         snippet=snippet(self.text, line, end)))
-
-    def read_mapping(self, what: str) -> LineDict:
-        """The file's top-level mapping; ``what`` says what it must contain."""
-        try:
-            self.text = self.path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            pass
-        data = load_yaml(self.path)
-        if not isinstance(data, dict):
-            raise ScenarioError(what, file=self.name, line=1)
-        return data
-
-    def schema_errors(self, validator: jsonschema.protocols.Validator, node: Any, base: list[Any],
-                      root: Any) -> bool:
-        """Record every schema problem of ``node`` (at ``base`` in ``root``) at its line; True if none."""
-        errors = sorted(validator.iter_errors(node), key=lambda e: list(map(str, e.absolute_path)))
-        for err in errors[:8]:
-            line, end = _locate(root, base + list(err.absolute_path))
-            if err.validator == "additionalProperties" and isinstance(err.instance, LineDict):
-                extra = [k for k in err.instance if k not in err.schema.get("properties", {})]
-                if extra and extra[0] in err.instance.key_lines:
-                    line = end = err.instance.key_lines[extra[0]]
-            where = ".".join(str(p) for p in base + list(err.absolute_path)) or "(top level)"
-            self.error(_describe(err, where), line, end)
-        return not errors
-
-
 class _FileLoader(YamlFileLoader):
     def validate(self, node: Any, ref: str, base: list[Any], root: Any) -> bool:
         return self.schema_errors(_validator(ref), node, base, root)
@@ -136,27 +58,58 @@ class _FileLoader(YamlFileLoader):
         if not self.validate(data, "file", [], data):
             raise ScenarioErrors(self.errors)
         protocol = data.get("protocol", "smtp")
+        defaults = {side: self.steps(data.get(side, ()), [side], data) or () for side in ("before", "after")}
         checks: list[Check] = []
         seen: dict[str, int] = {}
         for index, raw in enumerate(data["checks"]):
-            check = self.check(raw, data["suite"], protocol, ["checks", index], data)
-            if check is None:
-                continue
-            if check.id in seen:
-                self.error(f"duplicate check id {check.id!r} (first at line {seen[check.id]})", check.line)
-            seen[check.id] = check.line
-            checks.append(check)
+            for raw_check, base, root in self.expanded(raw, index, data):
+                if not self.validate(raw_check, "check", base, root):
+                    continue
+                check = self.check(raw_check, data["suite"], protocol, defaults, base, root)
+                if check is None:
+                    continue
+                if check.id in seen:
+                    self.error(f"duplicate check id {check.id!r} (first at line {seen[check.id]})", check.line)
+                seen[check.id] = check.line
+                checks.append(check)
         if self.errors:
             raise ScenarioErrors(self.errors)
         return ScenarioFile(self.name, data["suite"], protocol, tuple(checks), data.get("description", ""))
 
-    def check(self, raw: LineDict, suite: str, protocol: str, base: list[Any], root: Any) -> Check | None:
-        steps = self.steps(raw["steps"], base + ["steps"], root)
-        if steps is None:
+    def expanded(self, raw: Any, index: int, data: LineDict) -> list[tuple[LineDict, list[Any], Any]]:
+        """The checks one entry of ``checks`` stands for, each with its path and the root to find it in."""
+        base: list[Any] = ["checks", index]
+        if not isinstance(raw, dict) or "variants" not in raw:
+            return [(raw, base, data)]
+        if not self.validate(raw, "variants_of", base, data):
+            return []
+        checks, problems = expand_variants(raw)
+        for problem, line in problems:
+            self.error(f"checks.{index}: {problem}", line)
+        if problems:
+            return []
+        # An expanded check is nowhere in the file's tree: errors locate it in a root of its own,
+        # under the same path, and its nodes keep the body's and the variant's line numbers.
+        out = []
+        for number, check in enumerate(checks, 1):
+            key = f"{index}(variant {number})"
+            root = LineDict({"checks": {key: check}})
+            out.append((check, ["checks", key], root))
+        return out
+
+    def check(self, raw: LineDict, suite: str, protocol: str, defaults: dict[str, tuple[Step, ...]],
+              base: list[Any], root: Any) -> Check | None:
+        own = self.steps(raw["steps"], base + ["steps"], root)
+        around = {side: self.steps(raw[side], base + [side], root) if side in raw else defaults[side]
+                  for side in ("before", "after")}
+        if own is None or around["before"] is None or around["after"] is None:
             return None
+        steps = around["before"] + own + around["after"]
         requires = tuple(raw.get("requires", ()))
         check_protocol = raw.get("protocol", protocol)
         connect = raw.get("connect", True)
+        for line, problem in protocol_problems(steps, check_protocol, connect):
+            self.error(f"{'.'.join(map(str, base))}: {problem}", line)
         mailboxes = max(steps_mailboxes(steps, check_protocol, connect), raw.get("mailboxes", 0),
                         requires_mailboxes(requires))
         return Check(
@@ -174,7 +127,14 @@ class _FileLoader(YamlFileLoader):
     def steps(self, raw_steps: list[Any], base: list[Any], root: Any) -> tuple[Step, ...] | None:
         out: list[Step] = []
         ok = True
+        lines = getattr(raw_steps, "item_lines", [])
         for index, raw in enumerate(raw_steps):
+            if isinstance(raw, str):
+                # a bare action name: the action without a value (its line is the list item's)
+                bare = LineDict({raw: None})
+                bare.line = bare.end_line = lines[index] if index < len(lines) else getattr(raw_steps, "line", 0)
+                bare.key_lines[raw] = bare.line
+                raw = bare
             step = self.step(raw, base + [index], root)
             if step is None:
                 ok = False
@@ -201,6 +161,8 @@ class _FileLoader(YamlFileLoader):
         if not self.validate(raw, f"step_{action}", path, root):
             return None
         self.templates(raw, path, root)
+        if isinstance(raw[action], dict) and isinstance(raw[action].get("message"), dict):   # retrieve names one
+            self.message(raw[action]["message"], path + [action, "message"], root)
         expects = self.expects(raw.get("expect"), path + ["expect"], root)
         if action == "greeting" and raw["greeting"]:
             expects = self.expects(raw["greeting"], path + ["greeting"], root)
@@ -211,6 +173,17 @@ class _FileLoader(YamlFileLoader):
                         if k not in (action, "expect", "conn", "steps", "note"))
         return Step(action, _freeze(raw[action]), line, expects, raw.get("conn"), options, children)
 
+    def message(self, spec: Any, path: list[Any], root: Any) -> None:
+        """A ``message:`` spec, as far as it can be judged before its templates are rendered."""
+        try:
+            spec_from_mapping(_untemplated(spec))
+        except MessageSpecError as exc:
+            where = [int(p) if p.isdigit() else p for p in _SPEC_PATH.findall(exc.path)]
+            if any(is_template(s) for s in strings_in(_at(spec, where))):
+                return      # judged once rendered, when the check runs
+            line, end = locate(root, path + where)
+            self.error(f"{'.'.join(map(str, path))}: {exc}", line, end)
+
     def templates(self, node: Any, path: list[Any], root: Any) -> None:
         if isinstance(node, str):
             problem = syntax_error(node)
@@ -220,7 +193,7 @@ class _FileLoader(YamlFileLoader):
                 except EscapeError as exc:
                     problem = str(exc)
             if problem:
-                line, end = _locate(root, path)
+                line, end = locate(root, path)
                 self.error(f"{'.'.join(map(str, path))}: {problem}", line, end)
         elif isinstance(node, dict):
             for key, value in node.items():
@@ -239,9 +212,58 @@ class _FileLoader(YamlFileLoader):
             try:
                 out.append(_expect(item))
             except re.error as exc:
-                line, end = _locate(root, item_path)
+                line, end = locate(root, item_path)
                 self.error(f"{'.'.join(map(str, item_path))}: invalid regular expression: {exc}", line, end)
         return tuple(out)
+
+
+def protocol_problems(steps: tuple[Step, ...], protocol: str, connect: bool) -> list[tuple[int, str]]:
+    """(line, problem) for each step that cannot work on the connection it runs on: an action or an
+    expectation of the other protocol, or no connection open at all."""
+    problems: list[tuple[int, str]] = []
+    for step, on in walk_protocols(steps, protocol, connect):
+        action = ACTIONS[step.action]
+        if on is None:
+            if action.on_connection and step.option("when") is None:
+                where = f"no connection named {step.conn!r}" if step.conn else "no connection"
+                problems.append((step.line, f"{step.action}: runs on {where}: open one first (connect:)"))
+            continue
+        if action.protocol not in (None, on):
+            problems.append((step.line, f"{step.action} is {action.protocol.upper()} only, but this step "
+                                        f"runs on a {on.upper()} connection"))
+        other = "pop3" if on == "smtp" else "smtp"
+        for expect in step.expects:
+            wrong = [_YAML_KEY.get(name, name) for name in expect.only_for(other)]
+            if wrong:
+                problems.append((expect.line or step.line,
+                                 f"{step.action}: expect {', '.join(wrong)} judge{'s' if len(wrong) == 1 else ''} "
+                                 f"{other.upper()} replies only, but this step runs on a {on.upper()} connection"))
+    return problems
+
+
+_YAML_KEY = {"klass": "class"}
+_SPEC_PATH = re.compile(r"[^.\[\]]+")
+
+
+def _at(node: Any, path: list[Any]) -> Any:
+    """The value at ``path`` in ``node``, or the deepest one on the way there."""
+    for part in path:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            break
+    return node
+
+
+def _untemplated(node: Any) -> Any:
+    """``node`` with each template replaced by "0", a value every string and count of a spec accepts."""
+    if isinstance(node, str):
+        return "0" if is_template(node) else node
+    if isinstance(node, dict):
+        return {k: _untemplated(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_untemplated(v) for v in node]
+    return node
 
 
 def _codes(value: Any) -> frozenset[int] | None:

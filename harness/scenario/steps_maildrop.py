@@ -14,7 +14,7 @@ from typing import Callable
 from harness.protocol.replies import Pop3Response
 from harness.scenario.context import CheckContext, CheckFailed, CheckSkipped
 from harness.scenario.model import Step
-from harness.scenario.stepbase import executor, open_maildrop
+from harness.scenario.stepbase import open_maildrop
 from harness.session import Connection
 
 __all__ = ["RULES", "DEFAULT_LIMIT"]
@@ -109,8 +109,7 @@ RULES: dict[str, Rule] = {
 }
 
 
-@executor("inspect")
-def _inspect(ctx: CheckContext, step: Step) -> None:
+def step_inspect(ctx: CheckContext, step: Step) -> None:
     spec = step.value if isinstance(step.value, dict) else {"rule": step.value}
     conn = ctx.conn(step)
     listing = _listing(ctx, conn, step)

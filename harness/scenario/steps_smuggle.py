@@ -50,7 +50,7 @@ from harness.protocol.replies import SmtpReply
 from harness.scenario.context import CheckContext, CheckFailed, CheckPassedEarly, SentMessage
 from harness.scenario.mailbox import find_message
 from harness.scenario.model import Step, parse_duration
-from harness.scenario.stepbase import executor, open_maildrop
+from harness.scenario.stepbase import open_maildrop
 from harness.session import Connection
 
 __all__ = ["end_label", "smuggling_problems", "Exchange"]
@@ -144,8 +144,7 @@ def _reply_within(ctx: CheckContext, conn: Connection, seconds: float) -> Outcom
 
 # -- the step ----------------------------------------------------------------------------------
 
-@executor("smuggle")
-def _smuggle(ctx: CheckContext, step: Step) -> None:
+def step_smuggle(ctx: CheckContext, step: Step) -> None:
     conn = ctx.conn(step)
     spec = step.value
     sender = ctx.render(spec.get("from", ctx.default_sender()))
