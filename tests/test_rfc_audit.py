@@ -69,6 +69,19 @@ KEYWORDLESS = {
     ("1939#7", "When the POP3 server receives the APOP command"): "MUST",
     ("2449#5", "The POP3 CAPA command returns a list"): "MUST",
     ("2449#5", "The capability list is terminated"): "MUST",
+    # Extensions that define their only conforming reply or syntax in the indicative.
+    ("1870#3", "one optional parameter is allowed with this EHLO keyword"): "MUST",   # size-param ::= [1*DIGIT]
+    ("1870#4", "If a numeric parameter follows the SIZE keyword"): "MUST",  # "will be rejected with ... (552)"
+    ("6152#3", "If the server SMTP responds with code 250"): "MUST",         # 8BITMIME announces BODY=
+    ("3207#4", "After the client gives the STARTTLS command"): "MUST",       # the only three replies
+    ("4954#4", "Should the client successfully complete the exchange"): "MUST",          # 235, nothing else
+    ("4954#4", "If the requested authentication mechanism is invalid"): "MUST",          # 504, nothing else
+    ("4954#4", "This indicates that the response is present"): "MUST",      # "=" is not an omitted response
+    ("5034#4", "Should the client successfully complete the exchange"): "MUST",          # +OK and TRANSACTION
+    ("5034#4", "If the requested authentication mechanism is not supported"): "MUST",    # -ERR, nothing else
+    # The lock is described, not required by keyword ("should" there is about access, not the lock), and
+    # "as necessary" leaves the means to the server; Dovecot does not lock by default.
+    ("1939#4", "Once the POP3 server has determined through the use of any"): "SHOULD",
 }
 
 
