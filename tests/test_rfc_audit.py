@@ -79,6 +79,8 @@ KEYWORDLESS = {
     ("4954#4", "This indicates that the response is present"): "MUST",      # "=" is not an omitted response
     ("5034#4", "Should the client successfully complete the exchange"): "MUST",          # +OK and TRANSACTION
     ("5034#4", "If the requested authentication mechanism is not supported"): "MUST",    # -ERR, nothing else
+    # RFC 3463 (2003, after RFC 2119) writes its recommendations in lower case.
+    ("3463#2", "Mail system specific status codes should be mapped"): "SHOULD",
     # The lock is described, not required by keyword ("should" there is about access, not the lock), and
     # "as necessary" leaves the means to the server; Dovecot does not lock by default.
     ("1939#4", "Once the POP3 server has determined through the use of any"): "SHOULD",
