@@ -36,11 +36,6 @@ PINNED = {
                                "parameters"),
     "smtp.mail-without-argument": (FAILED, "Exim answers a bare 'MAIL' with '500 unrecognized command'; "
                                    "RFC 5321 §4.1.4: an unacceptable MAIL argument gets 501"),
-    # -- suspected mistakes of the checks ---------------------------------------------------------------
-    "smtp.received-from-clause": (FAILED, "harness (debatable): Exim writes 'Received: from [127.0.0.1] "
-                                  "(port=N helo=NAME)', which contains both the EHLO name and the address "
-                                  "literal (RFC 5321 §4.4's address-literal form of Extended-Domain, the "
-                                  "name in TCP-info); the check wants the EHLO name first"),
     # -- not advertised ---------------------------------------------------------------------------------
     "esmtp.enhanced-status-codes": (SKIPPED, "ENHANCEDSTATUSCODES not advertised"),
     "esmtp.enhanced-class-matches": (SKIPPED, "ENHANCEDSTATUSCODES not advertised"),
