@@ -318,3 +318,56 @@ def test_every_registered_action_is_documented() -> None:
     doc = (ROOT / "docs" / "scenario-format.md").read_text(encoding="utf-8")
     missing = [name for name in ACTIONS if f"| `{name}" not in doc]
     assert missing == []
+
+
+def test_variant_steps_escapes_and_typed_values(tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+        suite: demo
+        checks:
+          - level: MUST
+            rfc: ["5321#4.1.4"]
+            title: 'costs $${uid} ${n}'
+            variants:
+              - id: demo.own-steps
+                steps:
+                  - send: NOOP
+              - id: demo.body-steps-from-a-variant
+                steps:
+                  - send: RSET
+                    expect: {code: 250}
+                with: {}
+        """.replace("with: {}\n", ""))
+    with pytest.raises(ScenarioError) as info:
+        load_file(path)
+    assert "${n} has no value" in str(info.value)
+    checks = load_file(write(tmp_path, path.read_text().replace(" ${n}'", "'"), "ok.yaml")).checks
+    assert [c.title for c in checks] == ["costs ${uid}", "costs ${uid}"]
+    assert [c.steps[0].value for c in checks] == ["NOOP", "RSET"]
+
+
+def test_a_list_inside_a_string_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+        suite: demo
+        checks:
+          - level: MUST
+            rfc: ["5321#4.1.4"]
+            title: 'codes ${codes}'
+            steps:
+              - send: NOOP
+                expect: {code: '${codes}'}
+            variants:
+              - {id: demo.a, with: {codes: [250, 251]}}
+        """)
+    with pytest.raises(ScenarioError) as info:
+        load_file(path)
+    assert f"{path}:5:" in str(info.value) and "must be a string or number, not a list" in str(info.value)
+
+
+def test_the_comparison_names_every_changed_field() -> None:
+    expand = _expand_module()
+    before = {"a.b": {"level": "MUST", "steps": [{"action": "send", "value": "NOOP"}]}, "a.c": {}}
+    after = {"a.b": {"level": "SHOULD", "steps": [{"action": "send", "value": "RSET"}]}, "a.d": {}}
+    assert expand.differences(before, after) == [
+        "a.c: only before", "a.d: only after", 'a.b.level: "MUST" -> "SHOULD"',
+        'a.b.steps[0].value: "NOOP" -> "RSET"']
+    assert expand.differences(before, before) == []

@@ -45,7 +45,7 @@ class _Substitution:
             value = self.value(m.group(2), line)
             if value is not None and not isinstance(value, _SCALARS):
                 self.problems.append((f"${{{m.group(2)}}} is inside a string, so its value must be a "
-                                      f"string or number, not a {type(value).__name__}", line))
+                                      f"string or number, not a {_kind(value)}", line))
                 return m.group(0)
             return "" if value is None else str(value)
         return REFERENCE.sub(one, text)
@@ -105,3 +105,7 @@ def expand_variants(body: LineDict) -> tuple[list[LineDict], list[tuple[str, int
                              f"(refer to a value as ${{name}})", variant.key_lines.get("with", variant.line)))
         checks.append(check)
     return checks, problems
+
+
+def _kind(value: Any) -> str:
+    return "list" if isinstance(value, list) else "mapping" if isinstance(value, dict) else type(value).__name__
