@@ -1,9 +1,12 @@
 """Scenario files → model, with every error as ``file:line: what is wrong``.
 
 Validation happens here, at load (collection) time, never while a check runs:
-the file against ``schema.yaml``, then each step against the definition of its
-action, then the templates' syntax. Errors are collected so a user sees every
-problem of a file at once; they are raised as one ``ScenarioError``.
+the file against ``schema.yaml``; variants expanded (``variants.py``) and the
+suite's ``before``/``after`` steps put around each check's own; then each step
+against the definition of its action (``actions.ACTIONS``), the templates'
+syntax, ``message:`` specs, and whether each step's action and expectations fit
+the protocol of the connection it runs on. Errors are collected so a user sees
+every problem of a file at once; they are raised as one ``ScenarioError``.
 """
 
 from __future__ import annotations
