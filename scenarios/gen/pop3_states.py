@@ -76,17 +76,6 @@ def _quote(quote: tuple[str, str]) -> str:
     return f'{{rfc: "{quote[0]}", text: "{quote[1]}"}}'
 
 
-def _check(cid: str, title: str, level: str, rfc: list[str], rationale: str, defects: list[str],
-           steps: str, quote: tuple[str, str], after: str | None = None) -> str:
-    out = [f"  - id: {cid}", f"    title: {_q(title)}", f"    level: {level}", f"    rfc: {_flow(rfc)}",
-           f"    rationale: {_q(rationale)}", f"    quote: {_quote(quote)}", "    tags: [state-matrix]",
-           f"    defects: {_flow(defects)}"]
-    if after is not None:
-        out.append(f"    after: {after}")
-    out.append("    steps:")
-    return "\n".join(out) + "\n" + steps.rstrip("\n") + "\n"
-
-
 def _variant(cid: str, rfc: list[str], defects: list[str], with_: str, requires: list[str] | None = None,
              extra: tuple[str, ...] = ()) -> str:
     out = [f"      - id: {cid}", f"        rfc: {_flow(rfc)}"]
@@ -176,35 +165,45 @@ def transaction_cells() -> list[str]:
     return [body.replace("        with: \n", "        with:\n")]
 
 
+def _cell(cid: str, title: str, defects: list[str], steps: str, rfc: list[str] | None = None,
+          rationale: str | None = None, after: str | None = None) -> str:
+    out = [f"      - id: {cid}", f"        title: {_q(title)}"]
+    if rfc:
+        out.append(f"        rfc: {_flow(rfc)}")
+    if rationale:
+        out.append(f"        rationale: {_q(rationale)}")
+    out.append(f"        defects: {_flow(defects)}")
+    if after is not None:
+        out.append(f"        after: {after}")
+    out.append("        steps:")
+    return "\n".join(out) + "\n" + "".join("    " + line + "\n" for line in steps.rstrip("\n").split("\n"))
+
+
 def both_state_cells() -> list[str]:
-    cells = []
     both = sorted(ALLOWED[A] & ALLOWED[T])
     assert both == ["CAPA", "QUIT"], both  # the cells below are written for these
-    cells.append(_check(
-        "pop3.state.authorization.capa", "CAPA in the AUTHORIZATION state answers +OK and leaves the state unchanged",
-        "MUST", ["2449#5"], "CAPA is valid in the AUTHORIZATION and TRANSACTION states (RFC 2449 §5).",
-        ["pop3-missing-terminator"],
-        "      - send: CAPA\n        expect: {ok: true, multiline: true, timeout: 3}\n      - login:\n",
-        CAPA_STATES))
-    cells.append(_check(
-        "pop3.state.transaction.capa", "CAPA in the TRANSACTION state answers +OK with a capability list",
-        "MUST", ["2449#5"], "CAPA is valid in the AUTHORIZATION and TRANSACTION states (RFC 2449 §5).",
-        ["pop3-capa-auth-only"], "      - login:\n      - send: CAPA\n        expect: {ok: true, multiline: true}\n",
-        CAPA_STATES))
-    cells.append(_check(
+    capa = (f"  - level: MUST\n    rfc: {_flow(['2449#5'])}\n"
+            f"    rationale: {_q('CAPA is valid in the AUTHORIZATION and TRANSACTION states (RFC 2449 §5).')}\n"
+            f"    quote: {_quote(CAPA_STATES)}\n    tags: [state-matrix]\n    variants:\n")
+    capa += _cell("pop3.state.authorization.capa",
+                  "CAPA in the AUTHORIZATION state answers +OK and leaves the state unchanged", ["pop3-missing-terminator"],
+                  "      - send: CAPA\n        expect: {ok: true, multiline: true, timeout: 3}\n      - login:\n")
+    capa += _cell("pop3.state.transaction.capa", "CAPA in the TRANSACTION state answers +OK with a capability list",
+                  ["pop3-capa-auth-only"], "      - login:\n      - send: CAPA\n        expect: {ok: true, multiline: true}\n")
+    minimal = f"  - level: MUST\n    quote: {_quote(MINIMAL)}\n    tags: [state-matrix]\n    variants:\n"
+    minimal += _cell(
         "pop3.state.authorization.quit", "QUIT in the AUTHORIZATION state answers +OK and closes the connection",
-        "MUST", ["1939#4", "1939#7"], "QUIT in AUTHORIZATION ends the session with +OK and without entering the UPDATE state (RFC 1939 §4).",
-        ["pop3-quit-auth-no-reply"], "      - quit\n", MINIMAL, after="[]"))
-    cells.append(_check(
+        ["pop3-quit-auth-no-reply"], "      - quit\n", ["1939#4", "1939#7"],
+        "QUIT in AUTHORIZATION ends the session with +OK and without entering the UPDATE state (RFC 1939 §4).", "[]")
+    minimal += _cell(
         "pop3.state.transaction.quit", "QUIT in the TRANSACTION state answers +OK, enters UPDATE and closes the connection",
-        "MUST", ["1939#6", "1939#7"], "QUIT from TRANSACTION enters the UPDATE state, which ends with the server closing the TCP connection (RFC 1939 §6).",
-        ["pop3-update-stays-open"], "      - login:\n", MINIMAL))
-    cells.append(_check(
+        ["pop3-update-stays-open"], "      - login:\n", ["1939#6", "1939#7"],
+        "QUIT from TRANSACTION enters the UPDATE state, which ends with the server closing the TCP connection (RFC 1939 §6).")
+    minimal += _cell(
         "pop3.state.transaction.noop", "NOOP in the TRANSACTION state answers +OK",
-        "MUST", ["1939#5", "1939#7"], "NOOP does nothing but reply with a positive response (RFC 1939 §5).",
-        ["pop3-noop-unimplemented"], "      - login:\n      - send: NOOP\n        expect: {ok: true}\n",
-        MINIMAL))
-    return cells
+        ["pop3-noop-unimplemented"], "      - login:\n      - send: NOOP\n        expect: {ok: true}\n", ["1939#5", "1939#7"],
+        "NOOP does nothing but reply with a positive response (RFC 1939 §5).")
+    return [capa, minimal]
 
 
 def render() -> str:
