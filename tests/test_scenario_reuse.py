@@ -371,3 +371,12 @@ def test_the_comparison_names_every_changed_field() -> None:
         "a.c: only before", "a.d: only after", 'a.b.level: "MUST" -> "SHOULD"',
         'a.b.steps[0].value: "NOOP" -> "RSET"']
     assert expand.differences(before, before) == []
+
+
+def test_a_reference_outside_variants_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, HEAD + "      - send: 'NOOP ${x}'\n")
+    with pytest.raises(ScenarioError) as info:
+        load_file(path)
+    assert f"{path}:8:" in str(info.value) and "${x} outside a check with variants" in str(info.value)
+    literal = write(tmp_path, HEAD + "      - send: 'NOOP $${x}'\n", "ok.yaml")
+    assert load_file(literal).checks[0].steps[0].value == "NOOP ${x}"

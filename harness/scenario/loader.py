@@ -27,7 +27,7 @@ from harness.scenario.actions import ACTIONS
 from harness.scenario.model import Check, Expect, ScenarioFile, Step, parse_duration, walk_protocols
 from harness.scenario.needs import LEGACY_USERS, requires_mailboxes, steps_mailboxes, strings_in
 from harness.scenario.templating import is_template, syntax_error
-from harness.scenario.variants import expand_variants
+from harness.scenario.variants import expand_variants, without_variants
 from harness.scenario.yamlfile import ScenarioErrors, YamlFileLoader, locate
 from harness.scenario.yamlload import LineDict
 
@@ -82,8 +82,13 @@ class _FileLoader(YamlFileLoader):
     def expanded(self, raw: Any, index: int, data: LineDict) -> list[tuple[LineDict, list[Any], Any]]:
         """The checks one entry of ``checks`` stands for, each with its path and the root to find it in."""
         base: list[Any] = ["checks", index]
-        if not isinstance(raw, dict) or "variants" not in raw:
-            return [(raw, base, data)]
+        if not isinstance(raw, LineDict):
+            return [(raw, base, data)]          # the check schema says what it should be
+        if "variants" not in raw:
+            check, problems = without_variants(raw)
+            for problem, line in problems:
+                self.error(f"checks.{index}: {problem}", line)
+            return [] if problems else [(check, base, data)]
         if not self.validate(raw, "variants_of", base, data):
             return []
         checks, problems = expand_variants(raw)

@@ -14,22 +14,25 @@ from typing import Any
 
 from harness.scenario.yamlload import LineDict, LineList
 
-__all__ = ["REFERENCE", "expand_variants"]
+__all__ = ["REFERENCE", "expand_variants", "without_variants"]
 
 REFERENCE = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SCALARS = (str, int, float, bool)
 
 
 class _Substitution:
-    def __init__(self, values: dict[str, Any]) -> None:
+    def __init__(self, values: dict[str, Any], in_variant: bool = True) -> None:
         self.values = values
+        self.in_variant = in_variant
         self.used: set[str] = set()
         self.problems: list[tuple[str, int]] = []
 
     def value(self, name: str, line: int) -> Any:
         if name not in self.values:
             known = ", ".join(sorted(self.values)) or "none"
-            self.problems.append((f"${{{name}}} has no value in this variant's 'with' (it has: {known})", line))
+            self.problems.append((f"${{{name}}} has no value in this variant's 'with' (it has: {known})"
+                                  if self.in_variant else
+                                  f"${{{name}}} outside a check with variants (write $${{ for a literal ${{)", line))
             return None
         self.used.add(name)
         return self.values[name]
@@ -76,6 +79,12 @@ class _Substitution:
                     out_list.item_lines.append(item_line)
             return out_list
         return node
+
+
+def without_variants(check: LineDict) -> tuple[LineDict, list[tuple[str, int]]]:
+    """A check without ``variants``: ``${name}`` is an error there, ``$${`` still a literal ``${``."""
+    sub = _Substitution({}, in_variant=False)
+    return sub.node(check, check.line), sub.problems
 
 
 def expand_variants(body: LineDict) -> tuple[list[LineDict], list[tuple[str, int]]]:
