@@ -120,9 +120,8 @@ def _judge_smtp(e: Expect, r: SmtpReply, regex: Callable[[str], re.Pattern[str]]
         p.append(f"expected a {'multi' if e.multiline else 'single'}-line reply, got {len(r.lines)} line(s)")
     if e.capabilities or e.no_capabilities:
         p += _caps(e, parse_ehlo(r))
-    for attr in ("ok", "continuation", "resp_code", "body", "body_lines", "min_body_lines", "stuffed"):
-        if getattr(e, attr) is not None:
-            p.append(f"'{attr}' applies to POP3 responses, not SMTP replies")
+    for attr in e.only_for("pop3"):
+        p.append(f"'{attr}' applies to POP3 responses, not SMTP replies")
     return p
 
 
@@ -152,7 +151,6 @@ def _judge_pop3(e: Expect, r: Pop3Response, regex: Callable[[str], re.Pattern[st
         p.append("expected byte-stuffed lines" if e.stuffed else "unexpected byte-stuffed lines")
     if e.capabilities or e.no_capabilities:
         p += _caps(e, parse_capa(r))
-    for attr in ("code", "not_code", "klass", "enhanced", "enhanced_class"):
-        if getattr(e, attr) is not None:
-            p.append(f"'{attr}' applies to SMTP replies, not POP3 responses")
+    for attr in e.only_for("smtp"):
+        p.append(f"'{attr}' applies to SMTP replies, not POP3 responses")
     return p

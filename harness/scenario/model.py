@@ -8,14 +8,8 @@ from typing import Any, Iterable, Iterator
 
 from harness.results import Level
 
-__all__ = ["Expect", "Step", "Check", "ScenarioFile", "walk_steps", "connect_target", "ACTIONS"]
-
-# Step actions, in the order the docs list them.
-ACTIONS = (
-    "connect", "use", "greeting", "ehlo", "send", "send_raw", "pipeline", "expect",
-    "starttls", "stls", "auth", "login", "mail", "deliver", "send_data", "smuggle", "retrieve", "inspect",
-    "sleep", "slow_send", "drop", "set", "repeat", "skip", "quit",
-)
+__all__ = ["Expect", "Step", "Check", "ScenarioFile", "walk_steps", "connect_target",
+           "EXPECT_ONLY", "service_protocol", "walk_protocols"]
 
 @dataclass(frozen=True, slots=True)
 class Expect:
@@ -46,6 +40,17 @@ class Expect:
     @property
     def reads_reply(self) -> bool:
         return not self.closed and self.nothing is None
+
+    def only_for(self, protocol: str) -> list[str]:
+        """The fields set here that judge only ``protocol``'s replies."""
+        return [name for name in EXPECT_ONLY[protocol] if getattr(self, name) is not None]
+
+
+# Expect fields that judge one protocol's replies only (the YAML key of ``klass`` is ``class``).
+EXPECT_ONLY: dict[str, tuple[str, ...]] = {
+    "smtp": ("code", "not_code", "klass", "enhanced", "enhanced_class"),
+    "pop3": ("ok", "continuation", "resp_code", "body", "body_lines", "min_body_lines", "stuffed"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +128,33 @@ def walk_steps(steps: Iterable[Step]) -> Iterator[Step]:
         yield from walk_steps(step.children)
 
 
+def service_protocol(service: str) -> str:
+    """The protocol a service speaks: ``smtps`` is SMTP, ``pop3s`` is POP3."""
+    return "smtp" if service.startswith("smtp") else "pop3"
+
+
 def connect_target(value: Any) -> tuple[str, str, str]:
     """(service, connection name, tls) of a ``connect`` step's value: ``smtp`` or ``{service:, as:, tls:}``."""
     if isinstance(value, str):
         return value, value, "target"
     service = value.get("service", "smtp")
     return service, value.get("as", service), value.get("tls", "target")
+
+
+def walk_protocols(steps: Iterable[Step], protocol: str, connect: bool) -> Iterator[tuple[Step, str | None]]:
+    """Every step (as ``walk_steps``) with the protocol of the connection it runs on, None if none is open.
+
+    ``protocol``/``connect`` describe the check's first connection (named after its protocol);
+    ``connect`` steps open and switch to a named connection, ``use`` switches, ``conn:`` picks one.
+    """
+    protocols: dict[str, str] = {protocol: protocol} if connect else {}
+    current: str | None = protocol if connect else None
+    for step in walk_steps(steps):
+        name = step.conn or current
+        yield step, protocols.get(name) if name is not None else None
+        if step.action == "connect":
+            service, name, _ = connect_target(step.value)
+            protocols[name] = service_protocol(service)
+            current = name
+        elif step.action == "use" and isinstance(step.value, str):
+            current = step.value

@@ -29,7 +29,7 @@ from typing import Any, Iterable, Iterator
 
 from jinja2 import TemplateSyntaxError, meta, nodes
 
-from harness.scenario.model import Expect, Step, connect_target
+from harness.scenario.model import Expect, Step, walk_protocols
 from harness.scenario.templating import is_template, parse
 
 __all__ = ["strings_in", "template_mailboxes", "steps_mailboxes", "requires_mailboxes", "shortfall", "LEGACY_USERS"]
@@ -111,38 +111,13 @@ def _action_need(step: Step, protocol: str | None) -> int:
     return 0
 
 
-class _Walk:
-    """Follows which connection, and so which protocol, each step runs on."""
-
-    def __init__(self, protocol: str, connect: bool) -> None:
-        self.protocols: dict[str, str] = {protocol: protocol} if connect else {}
-        self.current: str | None = protocol if connect else None
-
-    def protocol_of(self, step: Step) -> str | None:
-        name = step.conn or self.current
-        return self.protocols.get(name) if name is not None else None
-
-    def after(self, step: Step) -> None:
-        if step.action == "connect":
-            service, name, _ = connect_target(step.value)
-            self.protocols[name] = "smtp" if service.startswith("smtp") else "pop3"
-            self.current = name
-        elif step.action == "use" and isinstance(step.value, str):
-            self.current = step.value
-
-    def need(self, steps: Iterable[Step]) -> int:
-        need = 0
-        for step in steps:
-            texts = [*strings_in(step.value), *strings_in(step.options), *_expect_strings(step.expects)]
-            need = max(need, _action_need(step, self.protocol_of(step)),
-                       *(template_mailboxes(t) for t in texts), self.need(step.children))
-            self.after(step)
-        return need
-
-
 def steps_mailboxes(steps: Iterable[Step], protocol: str = "smtp", connect: bool = True) -> int:
     """Mailboxes the steps of a check need (``protocol``/``connect``: the check's first connection)."""
-    return _Walk(protocol, connect).need(steps)
+    need = 0
+    for step, step_protocol in walk_protocols(steps, protocol, connect):
+        texts = [*strings_in(step.value), *strings_in(step.options), *_expect_strings(step.expects)]
+        need = max(need, _action_need(step, step_protocol), *(template_mailboxes(t) for t in texts))
+    return need
 
 
 def requires_mailboxes(requires: Iterable[str]) -> int:

@@ -1,54 +1,29 @@
-"""What every step executor shares: the action table, judging replies, opening connections.
+"""What every step executor shares: judging replies, opening connections.
 
-One function per step action, registered in ``EXECUTORS`` by ``@executor``
-(an explicit table, no reflection): ``steps.py`` holds the session-level
-actions, ``steps_mail.py`` the mail transaction and round-trip ones. Each
-executor sends what the step says and judges the replies with
-``expect.judge``; a mismatch raises ``CheckFailed`` with every problem of that
-step. Transport errors propagate as they are: the runner classifies them.
+The executors (``steps.py``: session-level actions, ``steps_mail.py``: mail
+transactions and round trips, ``steps_maildrop.py``, ``steps_smuggle.py``) are
+listed in the one action table, ``actions.ACTIONS``. Each executor sends what
+the step says and judges the replies with ``expect.judge``; a mismatch raises
+``CheckFailed`` with every problem of that step. Transport errors propagate as
+they are: the runner classifies them.
 """
 
 from __future__ import annotations
 
 from contextlib import ExitStack
-from typing import Any, Callable
+from typing import Any
 
 from harness.errors import ConnectionClosed
 from harness.protocol.replies import Pop3Response, SmtpReply
 from harness.scenario.context import CheckContext, CheckFailed, CheckSkipped
 from harness.scenario.expect import describe_expect, judge
-from harness.scenario.model import Expect, Step
+from harness.scenario.model import Expect, Step, service_protocol
 from harness.session import Connection, open_connection
 from harness.config.target import User
 from harness.transport import client_tls_context
 
-__all__ = ["run_step", "open_service", "executor", "expect_one", "expect_all", "EXECUTORS", "OK_POP3",
+__all__ = ["open_service", "expect_one", "expect_all", "default_expect", "OK_POP3",
            "open_maildrop"]
-
-Executor = Callable[[CheckContext, Step], None]
-EXECUTORS: dict[str, Executor] = {}
-
-
-def executor(action: str) -> Callable[[Executor], Executor]:
-    def register(fn: Executor) -> Executor:
-        EXECUTORS[action] = fn
-        return fn
-    return register
-
-
-_FALSY = frozenset({"", "0", "false", "no", "none", "off"})
-
-
-def run_step(ctx: CheckContext, step: Step) -> None:
-    ctx.remaining()
-    condition = step.option("when")
-    if condition is not None:
-        rendered = ctx.render(condition).strip()
-        if rendered.lower() in _FALSY:
-            ctx.transcript.event(ctx.current or "-", f"step at line {step.line} skipped: when {condition!r} is false")
-            return
-    EXECUTORS[step.action](ctx, step)
-
 
 # -- expectations ------------------------------------------------------------------------------
 
@@ -102,7 +77,7 @@ def open_service(ctx: CheckContext, service: str, name: str, tls: str = "target"
                  make_current: bool = True) -> Connection:
     """Connect to ``service`` (smtp, pop3, smtps, pop3s); STARTTLS/STLS first when the target says so."""
     target = ctx.target
-    protocol = "smtp" if service.startswith("smtp") else "pop3"
+    protocol = service_protocol(service)
     endpoint = target.endpoint(service)
     if service in ("smtp", "pop3") and tls == "implicit":
         endpoint = target.endpoint(service + "s") or (endpoint if endpoint and endpoint.tls == "implicit" else None)
