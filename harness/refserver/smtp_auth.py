@@ -90,7 +90,7 @@ async def _refused(conn: SmtpConnection, reply: Reply) -> None:
 async def sasl_challenge(conn: SmtpConnection, challenge: bytes) -> str:
     await conn.push(R.challenge(base64.b64encode(challenge).decode("ascii")))
     line, overflow = await conn.read_segment(b"\r\n", SASL_LINE_MAX)
-    conn._reset_timeout()
+    conn.touch()
     if overflow:
         raise SaslMalformed()
     return line[:-2].decode("ascii", "replace")

@@ -152,6 +152,18 @@ class SmtpConnection(SMTP):
         if self.transport is not None:
             self.transport.abort()
 
+    def reset_transaction(self) -> None:
+        """Drop the sender and recipients, as RSET does (§4.1.1.5)."""
+        self._set_rset_state()
+
+    def end_transaction(self) -> None:
+        """A fresh envelope after the end of data (§4.1.1.4)."""
+        self._set_post_data_state()
+
+    def touch(self) -> None:
+        """Restart the idle timer: the client sent something."""
+        self._reset_timeout()
+
     def finish(self) -> None:
         """End the session after the current command (QUIT, the closing knobs)."""
         self._done = True

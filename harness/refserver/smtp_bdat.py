@@ -47,7 +47,7 @@ async def bdat(conn: SmtpConnection, arg: str) -> None:
         chunk = await conn.read_line() if size else b""
     else:
         chunk = await conn.read_exactly(size) if size else b""
-    conn._reset_timeout()
+    conn.touch()
     env = conn.envelope
     if not conn.session.host_name:
         await conn.push(R.NEED_HELO)
@@ -69,7 +69,7 @@ async def bdat(conn: SmtpConnection, arg: str) -> None:
         return
     too_big = env.bdat_size > SIZE_LIMIT
     content = b"".join(parts)
-    conn._set_post_data_state()
+    conn.end_transaction()
     if too_big:
         if "smtp-ext-bdat-oversize-delivered" in d and not discard:
             deliver(conn, env, content)

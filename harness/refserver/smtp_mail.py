@@ -84,7 +84,7 @@ async def rcpt(conn: SmtpConnection, arg: str) -> None:
     rcpt_max = 50 if "smtp-rcpt-limit-50" in d else RCPT_MAX
     if isinstance(mailbox, Reply):
         if mailbox.code == 501 and "smtp-bad-rcpt-aborts" in d:
-            conn._set_rset_state()
+            conn.reset_transaction()
         await conn.push(mailbox)
     elif len(conn.envelope.recipients) >= rcpt_max:
         await conn.push(R.TOO_MANY_RCPTS_552 if "smtp-rcpt-limit-552" in d else R.TOO_MANY_RCPTS)
@@ -141,7 +141,7 @@ async def data(conn: SmtpConnection, arg: str) -> None:
         split_long="smtp-split-over-998" in d,
     )
     envelope = conn.envelope
-    conn._set_post_data_state()
+    conn.end_transaction()
     if "smtp-data-keeps-envelope" in d:
         conn.envelope = envelope
     refused = outcome.too_long or outcome.too_big or outcome.bare_eol

@@ -45,7 +45,7 @@ def ehlo_keywords(conn: SmtpConnection) -> list[str]:
 def aux_reset(conn: SmtpConnection) -> None:
     """smtp-aux-commands-reset: NOOP, VRFY and HELP drop the transaction (§4.1.1.6, .8, .9)."""
     if "smtp-aux-commands-reset" in conn.defects:
-        conn._set_rset_state()
+        conn.reset_transaction()
 
 
 async def need_helo(conn: SmtpConnection) -> bool:
@@ -59,7 +59,7 @@ async def need_helo(conn: SmtpConnection) -> bool:
 def _new_greeting(conn: SmtpConnection, hostname: str, extended: bool) -> None:
     # §4.1.4: a later EHLO/HELO resets the transaction exactly as RSET does.
     if "smtp-ehlo-keeps-envelope" not in conn.defects:
-        conn._set_rset_state()
+        conn.reset_transaction()
     conn.session.host_name = hostname
     conn.session.extended_smtp = extended
 
@@ -104,7 +104,7 @@ async def rset(conn: SmtpConnection, arg: str) -> None:
         await conn.push(R.SYNTAX_RSET)  # §4.1.1.5 takes no argument
         return
     if "smtp-rset-keeps-envelope" not in conn.defects:
-        conn._set_rset_state()
+        conn.reset_transaction()
     await conn.push(_ok(conn))
 
 
