@@ -24,24 +24,25 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .defects import DEFECTS, DefectSet
 from .smtp_replies import Reply
 
-if TYPE_CHECKING:
-    from .smtp_base import SmtpConnection
+# The hooks get an smtp_base.SmtpConnection; smtp_base imports this module, so naming the class here
+# would be an import cycle (tests/test_layers.py counts TYPE_CHECKING imports too).
+SmtpConnection = Any
 
 __all__ = [
     "ALL_VERBS", "Command", "Point", "Registration", "SmtpHooks", "WrapHook", "build_hooks",
 ]
 
-Command = Callable[["SmtpConnection", str], Awaitable[None]]
-WrapHook = Callable[["SmtpConnection", str, Command], Awaitable[None]]
-KeywordHook = Callable[["SmtpConnection", list[str]], list[str]]
-SegmentHook = Callable[["SmtpConnection", bytes], bytes]
-ReplyHook = Callable[["SmtpConnection", Reply], Reply]
-AfterReplyHook = Callable[["SmtpConnection", Reply], Awaitable[None]]
+Command = Callable[[SmtpConnection, str], Awaitable[None]]
+WrapHook = Callable[[SmtpConnection, str, Command], Awaitable[None]]
+KeywordHook = Callable[[SmtpConnection, list[str]], list[str]]
+SegmentHook = Callable[[SmtpConnection, bytes], bytes]
+ReplyHook = Callable[[SmtpConnection, Reply], Reply]
+AfterReplyHook = Callable[[SmtpConnection, Reply], Awaitable[None]]
 
 ALL_VERBS = "*"  # a wrap registration for every verb in the table (minus its ``except_verbs``)
 
