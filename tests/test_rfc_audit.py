@@ -84,6 +84,11 @@ KEYWORDLESS = {
     # The lock is described, not required by keyword ("should" there is about access, not the lock), and
     # "as necessary" leaves the means to the server; Dovecot does not lock by default.
     ("1939#4", "Once the POP3 server has determined through the use of any"): "SHOULD",
+    # A capability defined by what the server then does: advertising it is the promise.
+    ("3206#6", "The AUTH-RESP-CODE capability indicates"): "MUST",
+    # Grammar: a size that is no 1*DIGIT is no BDAT command; reading it as a number desynchronises the
+    # data stream (RFC 5321 §4.2.2 gives 501 for a syntax error in an argument).
+    ("3030#2", "bdat-cmd ::="): "MUST",
 }
 
 

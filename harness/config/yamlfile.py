@@ -77,6 +77,9 @@ class YamlFileLoader:
         self.errors: list[ScenarioError] = []
 
     def error(self, message: str, line: int | None, end: int | None = None) -> None:
+        # A suite default step or a variant body is in many checks: say its problem once.
+        if any(e.message == message and e.line == line for e in self.errors):
+            return
         self.errors.append(ScenarioError(message, file=self.name, line=line, end_line=end,
                                          snippet=snippet(self.text, line, end)))
 

@@ -29,12 +29,13 @@ class LineDict(dict):
 
 
 class LineList(list):
-    __slots__ = ("line", "end_line")
+    __slots__ = ("line", "end_line", "item_lines")
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.line = 0
         self.end_line = 0
+        self.item_lines: list[int] = []    # where each item starts (scalars have no line of their own)
 
 
 class _Loader(yaml.SafeLoader):
@@ -78,6 +79,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
 def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
     out = LineList(loader.construct_object(child, deep=True) for child in node.value)
     out.line, out.end_line = _span(node)
+    out.item_lines = [child.start_mark.line + 1 for child in node.value]
     return out
 
 

@@ -62,6 +62,13 @@ class Mailbox:
     def __str__(self) -> str:
         return self.local if self.domain is None else f"{self.local}@{self.domain}"
 
+    @property
+    def mailbox_name(self) -> str:
+        """The local-part without its quoting: RFC 5321 §4.1.2 makes all quoted forms of it equivalent."""
+        if len(self.local) >= 2 and self.local[0] == self.local[-1] == '"':
+            return re.sub(r"\\(.)", r"\1", self.local[1:-1])
+        return self.local
+
 
 def _octets(text: str) -> int:
     return len(text.encode("utf-8", "surrogateescape"))

@@ -64,7 +64,7 @@ class Delivery:
 
     def route(self, mailbox: Mailbox, *, authenticated: bool) -> Routing:
         """Decide one RCPT (RFC 5321 §3.6.2, §4.5.1)."""
-        local = mailbox.local.lower()
+        local = mailbox.mailbox_name.lower()
         ours = mailbox.domain is None or mailbox.domain.lower() == self.users.domain
         if not ours:
             # Authenticated submission may address anyone; we accept but never relay.

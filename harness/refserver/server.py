@@ -28,7 +28,7 @@ from .delivery import Delivery
 from .maildir import MaildirStore
 from .pop3 import STREAM_LIMIT as POP3_STREAM_LIMIT
 from .pop3 import Pop3Context, Pop3Session
-from .smtp import RefSMTP, SmtpContext
+from .smtp import RefSMTP, SmtpContext, smtp_hooks
 from .tls import server_context
 
 __all__ = ["ReferenceServer", "serve_forever"]
@@ -89,7 +89,7 @@ class ReferenceServer:
             store.ensure(user.login)
         tls = server_context()
         self._smtp_ctx = SmtpContext(self.hostname, users, Delivery(store, users, self.hostname, defects), defects,
-                                     tls, timeout=self.smtp_idle_timeout)
+                                     tls, smtp_hooks(defects), timeout=self.smtp_idle_timeout)
         self._pop3_ctx = Pop3Context(self.hostname, users, store, defects, tls, timeout=self.pop3_idle_timeout)
 
         loop = asyncio.new_event_loop()

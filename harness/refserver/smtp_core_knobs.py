@@ -12,7 +12,9 @@ import re
 from .defects import DefectSet
 from .delivery import Delivery
 from .maildir import MaildirStore
-from .smtp_envelope import NON_ASCII, MailCheck
+from . import smtp_replies as R
+from .smtp_envelope import MailCheck
+from .smtp_replies import Reply
 
 __all__ = [
     "CONTROLS",
@@ -44,7 +46,7 @@ def _split_path(arg: str) -> tuple[str, str, str, str] | None:
     return m.group(0), route, local, domain
 
 
-def path_reply(verb: str, arg: str, defects: DefectSet, our_domain: str) -> str | None:
+def path_reply(verb: str, arg: str, defects: DefectSet, our_domain: str) -> Reply | None:
     """The refusal one of the address knobs gives for ``verb arg``, or None."""
     parts = _split_path(arg)
     if parts is None:
@@ -52,16 +54,16 @@ def path_reply(verb: str, arg: str, defects: DefectSet, our_domain: str) -> str 
     whole, route, local, domain = parts
     if "smtp-short-address-limits" in defects and (
             len(local.encode("utf-8", "surrogateescape")) > 32 or len(whole.encode("utf-8", "surrogateescape")) > 200):
-        return "501 5.1.3 Path too long"
+        return R.PATH_TOO_LONG
     if "smtp-quoted-local-rejected" in defects and local.startswith('"'):
-        return "501 5.1.3 Bad address syntax"
+        return R.BAD_ADDRESS
     if "smtp-address-literal-rejected" in defects and domain.startswith("["):
-        return "501 5.1.3 Bad address syntax"
+        return R.BAD_ADDRESS
     if "smtp-source-route-rejected" in defects and route:
-        return "501 5.1.3 Bad address syntax"
+        return R.BAD_ADDRESS
     if (verb == "RCPT" and "smtp-domain-case-sensitive" in defects
             and domain != domain.lower() and domain.lower() == our_domain):
-        return "550 5.1.1 User unknown"
+        return R.USER_UNKNOWN
     return None
 
 
@@ -85,11 +87,11 @@ def lenient_mail(check: MailCheck, arg: str, defects: DefectSet) -> MailCheck:
         return check
     _, _, local, domain = parts
     sender = f"{local}@{domain}"
-    if ("smtp-domain-underscore-accepted" in defects and check.reply.startswith("501")
+    if ("smtp-domain-underscore-accepted" in defects and check.reply.code == 501
             and "_" in domain):
-        return MailCheck("250 2.1.0 OK", sender)
-    if "smtp-8bit-address-accepted" in defects and check.reply == NON_ASCII:
-        return MailCheck("250 2.1.0 OK", sender)
+        return MailCheck(R.SENDER_OK, sender)
+    if "smtp-8bit-address-accepted" in defects and check.reply == R.NON_ASCII:
+        return MailCheck(R.SENDER_OK, sender)
     return check
 
 
@@ -102,16 +104,13 @@ def unstuff(data: bytes) -> bytes:
 
 
 class _RewritingStore:
-    """A MaildirStore stand-in that edits the trace fields Delivery prepends."""
+    """The one MaildirStore method Delivery calls, editing the trace fields Delivery prepends."""
 
     def __init__(self, store: MaildirStore, defects: DefectSet, hostname: str) -> None:
         self._store, self._defects, self._hostname = store, defects, hostname
 
     def deliver(self, login: str, data: bytes) -> str:
         return self._store.deliver(login, rewrite_trace(data, self._defects, self._hostname))
-
-    def __getattr__(self, name: str):  # everything else as the real store
-        return getattr(self._store, name)
 
 
 def trace_delivery(delivery: Delivery, defects: DefectSet) -> Delivery:

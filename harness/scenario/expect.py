@@ -11,6 +11,7 @@ import re
 from typing import Any, Callable
 
 from harness.protocol.pop3 import parse_capa
+from harness.protocol.protocols import Protocol
 from harness.protocol.replies import Capabilities, Pop3Response, SmtpReply
 from harness.protocol.smtp import parse_ehlo
 from harness.scenario.context import CheckFailed
@@ -120,9 +121,8 @@ def _judge_smtp(e: Expect, r: SmtpReply, regex: Callable[[str], re.Pattern[str]]
         p.append(f"expected a {'multi' if e.multiline else 'single'}-line reply, got {len(r.lines)} line(s)")
     if e.capabilities or e.no_capabilities:
         p += _caps(e, parse_ehlo(r))
-    for attr in ("ok", "continuation", "resp_code", "body", "body_lines", "min_body_lines", "stuffed"):
-        if getattr(e, attr) is not None:
-            p.append(f"'{attr}' applies to POP3 responses, not SMTP replies")
+    for attr in e.only_for(Protocol.POP3):
+        p.append(f"'{attr}' applies to POP3 responses, not SMTP replies")
     return p
 
 
@@ -152,7 +152,6 @@ def _judge_pop3(e: Expect, r: Pop3Response, regex: Callable[[str], re.Pattern[st
         p.append("expected byte-stuffed lines" if e.stuffed else "unexpected byte-stuffed lines")
     if e.capabilities or e.no_capabilities:
         p += _caps(e, parse_capa(r))
-    for attr in ("code", "not_code", "klass", "enhanced", "enhanced_class"):
-        if getattr(e, attr) is not None:
-            p.append(f"'{attr}' applies to SMTP replies, not POP3 responses")
+    for attr in e.only_for(Protocol.SMTP):
+        p.append(f"'{attr}' applies to SMTP replies, not POP3 responses")
     return p

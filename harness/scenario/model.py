@@ -9,14 +9,8 @@ from typing import Any, Iterable, Iterator
 from harness.protocol.protocols import Protocol
 from harness.results import Level
 
-__all__ = ["Expect", "Step", "Check", "ScenarioFile", "walk_steps", "connect_target", "ACTIONS"]
-
-# Step actions, in the order the docs list them.
-ACTIONS = (
-    "connect", "use", "greeting", "ehlo", "send", "send_raw", "pipeline", "expect",
-    "starttls", "stls", "auth", "login", "mail", "deliver", "send_data", "smuggle", "retrieve", "inspect",
-    "sleep", "slow_send", "drop", "set", "repeat", "skip", "quit",
-)
+__all__ = ["Expect", "Step", "Check", "ScenarioFile", "walk_steps", "connect_target",
+           "EXPECT_ONLY", "walk_protocols"]
 
 @dataclass(frozen=True, slots=True)
 class Expect:
@@ -47,6 +41,17 @@ class Expect:
     @property
     def reads_reply(self) -> bool:
         return not self.closed and self.nothing is None
+
+    def only_for(self, protocol: Protocol) -> list[str]:
+        """The fields set here that judge only ``protocol``'s replies."""
+        return [name for name in EXPECT_ONLY[protocol] if getattr(self, name) is not None]
+
+
+# Expect fields that judge one protocol's replies only (the YAML key of ``klass`` is ``class``).
+EXPECT_ONLY: dict[Protocol, tuple[str, ...]] = {
+    Protocol.SMTP: ("code", "not_code", "klass", "enhanced", "enhanced_class"),
+    Protocol.POP3: ("ok", "continuation", "resp_code", "body", "body_lines", "min_body_lines", "stuffed"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,3 +135,22 @@ def connect_target(value: Any) -> tuple[str, str, str]:
         return value, value, "target"
     service = value.get("service", "smtp")
     return service, value.get("as", service), value.get("tls", "target")
+
+
+def walk_protocols(steps: Iterable[Step], protocol: Protocol, connect: bool) -> Iterator[tuple[Step, Protocol | None]]:
+    """Every step (as ``walk_steps``) with the protocol of the connection it runs on, None if none is open.
+
+    ``protocol``/``connect`` describe the check's first connection (named after its protocol);
+    ``connect`` steps open and switch to a named connection, ``use`` switches, ``conn:`` picks one.
+    """
+    protocols: dict[str, Protocol] = {protocol.value: protocol} if connect else {}
+    current: str | None = protocol.value if connect else None
+    for step in walk_steps(steps):
+        name = step.conn or current
+        yield step, protocols.get(name) if name is not None else None
+        if step.action == "connect":
+            service, name, _ = connect_target(step.value)
+            protocols[name] = Protocol.of_service(service)
+            current = name
+        elif step.action == "use" and isinstance(step.value, str):
+            current = step.value

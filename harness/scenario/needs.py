@@ -30,7 +30,7 @@ from typing import Any, Iterable, Iterator
 from jinja2 import TemplateSyntaxError, meta, nodes
 
 from harness.protocol.protocols import Protocol
-from harness.scenario.model import Expect, Step, connect_target
+from harness.scenario.model import Expect, Step, walk_protocols
 from harness.scenario.templating import is_template, parse
 
 __all__ = ["strings_in", "template_mailboxes", "steps_mailboxes", "requires_mailboxes", "shortfall", "LEGACY_USERS"]
@@ -112,39 +112,13 @@ def _action_need(step: Step, protocol: Protocol | None) -> int:
     return 0
 
 
-class _Walk:
-    """Follows which connection, and so which protocol, each step runs on."""
-
-    def __init__(self, protocol: Protocol, connect: bool) -> None:
-        # the check's first connection is named after its protocol ("smtp"/"pop3")
-        self.protocols: dict[str, Protocol] = {protocol.value: protocol} if connect else {}
-        self.current: str | None = protocol.value if connect else None
-
-    def protocol_of(self, step: Step) -> Protocol | None:
-        name = step.conn or self.current
-        return self.protocols.get(name) if name is not None else None
-
-    def after(self, step: Step) -> None:
-        if step.action == "connect":
-            service, name, _ = connect_target(step.value)
-            self.protocols[name] = Protocol.of_service(service)
-            self.current = name
-        elif step.action == "use" and isinstance(step.value, str):
-            self.current = step.value
-
-    def need(self, steps: Iterable[Step]) -> int:
-        need = 0
-        for step in steps:
-            texts = [*strings_in(step.value), *strings_in(step.options), *_expect_strings(step.expects)]
-            need = max(need, _action_need(step, self.protocol_of(step)),
-                       *(template_mailboxes(t) for t in texts), self.need(step.children))
-            self.after(step)
-        return need
-
-
 def steps_mailboxes(steps: Iterable[Step], protocol: Protocol = Protocol.SMTP, connect: bool = True) -> int:
     """Mailboxes the steps of a check need (``protocol``/``connect``: the check's first connection)."""
-    return _Walk(protocol, connect).need(steps)
+    need = 0
+    for step, step_protocol in walk_protocols(steps, protocol, connect):
+        texts = [*strings_in(step.value), *strings_in(step.options), *_expect_strings(step.expects)]
+        need = max(need, _action_need(step, step_protocol), *(template_mailboxes(t) for t in texts))
+    return need
 
 
 def requires_mailboxes(requires: Iterable[str]) -> int:

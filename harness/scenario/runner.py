@@ -26,9 +26,8 @@ from harness.scenario.mailbox import MailboxLocks
 from harness.scenario.model import Check, ScenarioFile
 from harness.scenario.needs import requires_mailboxes, shortfall
 from harness.scenario.preflight import Blocker, Preflight, needs_of, run_preflight
-from harness.scenario import steps as _steps, steps_mail as _steps_mail  # noqa: F401 - registers the executors
-from harness.scenario import steps_maildrop as _steps_maildrop, steps_smuggle as _steps_smuggle  # noqa: F401
-from harness.scenario.stepbase import open_service, run_step
+from harness.scenario.actions import run_step
+from harness.scenario.stepbase import open_service
 from harness.scenario.templating import TemplateProblem
 from harness.bundled import display_path
 from harness.session import Limits

@@ -1,17 +1,17 @@
-"""What every step executor shares: the action table, judging replies, opening connections.
+"""What every step executor shares: judging replies, opening connections.
 
-One function per step action, registered in ``EXECUTORS`` by ``@executor``
-(an explicit table, no reflection): ``steps.py`` holds the session-level
-actions, ``steps_mail.py`` the mail transaction and round-trip ones. Each
-executor sends what the step says and judges the replies with
-``expect.judge``; a mismatch raises ``CheckFailed`` with every problem of that
-step. Transport errors propagate as they are: the runner classifies them.
+The executors (``steps.py``: session-level actions, ``steps_mail.py``: mail
+transactions and round trips, ``steps_maildrop.py``, ``steps_smuggle.py``) are
+listed in the one action table, ``actions.ACTIONS``. Each executor sends what
+the step says and judges the replies with ``expect.judge``; a mismatch raises
+``CheckFailed`` with every problem of that step. Transport errors propagate as
+they are: the runner classifies them.
 """
 
 from __future__ import annotations
 
 from contextlib import ExitStack
-from typing import Any, Callable
+from typing import Any
 
 from harness.errors import ConnectionClosed
 from harness.protocol.protocols import Protocol
@@ -23,33 +23,8 @@ from harness.session import Connection, open_connection
 from harness.config.target import User
 from harness.transport import client_tls_context
 
-__all__ = ["run_step", "open_service", "executor", "expect_one", "expect_all", "EXECUTORS", "OK_POP3",
+__all__ = ["open_service", "expect_one", "expect_all", "default_expect", "OK_POP3",
            "open_maildrop"]
-
-Executor = Callable[[CheckContext, Step], None]
-EXECUTORS: dict[str, Executor] = {}
-
-
-def executor(action: str) -> Callable[[Executor], Executor]:
-    def register(fn: Executor) -> Executor:
-        EXECUTORS[action] = fn
-        return fn
-    return register
-
-
-_FALSY = frozenset({"", "0", "false", "no", "none", "off"})
-
-
-def run_step(ctx: CheckContext, step: Step) -> None:
-    ctx.remaining()
-    condition = step.option("when")
-    if condition is not None:
-        rendered = ctx.render(condition).strip()
-        if rendered.lower() in _FALSY:
-            ctx.transcript.event(ctx.current or "-", f"step at line {step.line} skipped: when {condition!r} is false")
-            return
-    EXECUTORS[step.action](ctx, step)
-
 
 # -- expectations ------------------------------------------------------------------------------
 

@@ -19,11 +19,10 @@ from harness.scenario.expect import judge
 from harness.config.duration import parse_duration
 from harness.scenario.model import Expect, Step, connect_target
 from harness.session import Connection
-from harness.scenario.stepbase import OK_POP3, default_expect, executor, expect_all, expect_one, open_service, run_step
+from harness.scenario.stepbase import OK_POP3, default_expect, expect_all, expect_one, open_service
 from harness.transport import client_tls_context
 
-@executor("connect")
-def _connect(ctx: CheckContext, step: Step) -> None:
+def step_connect(ctx: CheckContext, step: Step) -> None:
     service, name, tls = connect_target(step.value)
     if name in ctx.conns:
         ctx.conns[name].close()
@@ -31,15 +30,13 @@ def _connect(ctx: CheckContext, step: Step) -> None:
     expect_all(ctx, conn, step)
 
 
-@executor("use")
-def _use(ctx: CheckContext, step: Step) -> None:
+def step_use(ctx: CheckContext, step: Step) -> None:
     if step.value not in ctx.conns:
         raise CheckFailed([f"no connection named {step.value!r}"], step)
     ctx.current = step.value
 
 
-@executor("greeting")
-def _greeting(ctx: CheckContext, step: Step) -> None:
+def step_greeting(ctx: CheckContext, step: Step) -> None:
     conn = ctx.conn(step)
     e = step.expects[0] if step.expects else default_expect(conn, Expect(code=frozenset({220})), OK_POP3)[0]
     stored = ctx.greetings.pop(conn.name, None)
@@ -53,8 +50,7 @@ def _greeting(ctx: CheckContext, step: Step) -> None:
 
 # -- sending -----------------------------------------------------------------------------------
 
-@executor("send")
-def _send(ctx: CheckContext, step: Step) -> None:
+def step_send(ctx: CheckContext, step: Step) -> None:
     conn = ctx.conn(step)
     line = ctx.render(step.value)
     if step.option("secret"):
@@ -65,8 +61,7 @@ def _send(ctx: CheckContext, step: Step) -> None:
     expect_all(ctx, conn, step)
 
 
-@executor("send_raw")
-def _send_raw(ctx: CheckContext, step: Step) -> None:
+def step_send_raw(ctx: CheckContext, step: Step) -> None:
     conn = ctx.conn(step)
     data = decode_escapes(ctx.render(step.value))
     hints = [expects_multiline(data.split(b"\n", 1)[0])] if conn.protocol is Protocol.POP3 else None
@@ -74,8 +69,7 @@ def _send_raw(ctx: CheckContext, step: Step) -> None:
     expect_all(ctx, conn, step, multiline_hints=hints)
 
 
-@executor("pipeline")
-def _pipeline(ctx: CheckContext, step: Step) -> None:
+def step_pipeline(ctx: CheckContext, step: Step) -> None:
     conn = ctx.conn(step)
     lines = [ctx.render(line) for line in step.value]
     if conn.protocol is Protocol.POP3:
@@ -85,13 +79,11 @@ def _pipeline(ctx: CheckContext, step: Step) -> None:
     expect_all(ctx, conn, step, multiline_hints=[expects_multiline(line) for line in lines])
 
 
-@executor("expect")
-def _expect(ctx: CheckContext, step: Step) -> None:
+def step_expect(ctx: CheckContext, step: Step) -> None:
     expect_all(ctx, ctx.conn(step), step)
 
 
-@executor("ehlo")
-def _ehlo(ctx: CheckContext, step: Step) -> None:
+def step_ehlo(ctx: CheckContext, step: Step) -> None:
     conn = ctx.conn(step)
     name = ctx.render(step.value) if step.value else ctx.target.client_name
     conn.send_line(f"EHLO {name}")
@@ -101,8 +93,7 @@ def _ehlo(ctx: CheckContext, step: Step) -> None:
         conn.capabilities = parse_ehlo(reply)
 
 
-@executor("quit")
-def _quit(ctx: CheckContext, step: Step) -> None:
+def step_quit(ctx: CheckContext, step: Step) -> None:
     conn = ctx.conn(step)
     conn.send_line("QUIT")
     if step.expects:
@@ -115,15 +106,13 @@ def _quit(ctx: CheckContext, step: Step) -> None:
     ctx.end_session(conn.name)
 
 
-@executor("sleep")
-def _sleep(ctx: CheckContext, step: Step) -> None:
+def step_sleep(ctx: CheckContext, step: Step) -> None:
     seconds = parse_duration(step.value)
     ctx.transcript.event(ctx.current or "-", f"sleep {seconds:g} s")
     time.sleep(min(seconds, ctx.remaining()))
 
 
-@executor("slow_send")
-def _slow_send(ctx: CheckContext, step: Step) -> None:
+def step_slow_send(ctx: CheckContext, step: Step) -> None:
     """Send in small TCP segments. ``data`` is raw bytes; ``message`` (after DATA/354) builds,
     registers (``as``, for ``retrieve``) and dot-stuffs a message like ``send_data``, ends it
     with ``end`` (default CRLF.CRLF; ``''`` leaves DATA open) and ``stop_after: N`` sends only
@@ -156,8 +145,7 @@ def _slow_send(ctx: CheckContext, step: Step) -> None:
     expect_all(ctx, conn, step)
 
 
-@executor("drop")
-def _drop(ctx: CheckContext, step: Step) -> None:
+def step_drop(ctx: CheckContext, step: Step) -> None:
     conn = ctx.conn(step)
     if step.value == "rst":
         conn.abort()
@@ -169,24 +157,14 @@ def _drop(ctx: CheckContext, step: Step) -> None:
         conn.close()
 
 
-@executor("set")
-def _set(ctx: CheckContext, step: Step) -> None:
+def step_set(ctx: CheckContext, step: Step) -> None:
     for key, value in step.value.items():
         ctx.vars[key] = ctx.render(value) if isinstance(value, str) else value
 
 
-@executor("skip")
-def _skip(ctx: CheckContext, step: Step) -> None:
+def step_skip(ctx: CheckContext, step: Step) -> None:
     """With ``when:``, a condition learnt at run time under which the check does not apply."""
     raise CheckSkipped(ctx.render(step.value))
-
-
-@executor("repeat")
-def _repeat(ctx: CheckContext, step: Step) -> None:
-    for i in range(step.value):
-        ctx.vars["i"] = i
-        for child in step.children:
-            run_step(ctx, child)
 
 
 # -- TLS and authentication ---------------------------------------------------------------------
@@ -266,13 +244,11 @@ def _injected_upgrade(ctx: CheckContext, step: Step, conn: Connection, verb: str
                                f"after {verb}")
 
 
-@executor("starttls")
-def _starttls(ctx: CheckContext, step: Step) -> None:
+def step_starttls(ctx: CheckContext, step: Step) -> None:
     _upgrade(ctx, step, "STARTTLS", Expect(code=frozenset({220})))
 
 
-@executor("stls")
-def _stls(ctx: CheckContext, step: Step) -> None:
+def step_stls(ctx: CheckContext, step: Step) -> None:
     _upgrade(ctx, step, "STLS", OK_POP3)
 
 
@@ -280,8 +256,7 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-@executor("auth")
-def _auth(ctx: CheckContext, step: Step) -> None:
+def step_auth(ctx: CheckContext, step: Step) -> None:
     conn = ctx.conn(step)
     spec = step.value
     if "login" in spec:
@@ -347,8 +322,7 @@ def _auth(ctx: CheckContext, step: Step) -> None:
     finish(read())
 
 
-@executor("login")
-def _login(ctx: CheckContext, step: Step) -> None:
+def step_login(ctx: CheckContext, step: Step) -> None:
     conn = ctx.conn(step)
     value = step.value
     ref = value.get("user") if isinstance(value, dict) else value

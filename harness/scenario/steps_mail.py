@@ -14,7 +14,7 @@ from harness.scenario.mailbox import find_message
 from harness.config.duration import parse_duration
 from harness.scenario.model import Expect, Step
 from harness.scenario.delivery import deliver, smtp_transaction
-from harness.scenario.stepbase import executor, expect_all, open_maildrop
+from harness.scenario.stepbase import expect_all, open_maildrop
 from harness.session import Connection
 from harness.config.target import DeliveryKind
 
@@ -25,8 +25,7 @@ def _recipients(ctx: CheckContext, value: Any) -> list[str]:
     return [ctx.render(v) for v in items]
 
 
-@executor("mail")
-def _mail(ctx: CheckContext, step: Step) -> None:
+def step_mail(ctx: CheckContext, step: Step) -> None:
     conn = ctx.conn(step)
     spec = step.value
     sender = ctx.render(spec.get("from", ctx.default_sender()))
@@ -37,8 +36,7 @@ def _mail(ctx: CheckContext, step: Step) -> None:
                      params=ctx.render(spec.get("mail_params", "")))
 
 
-@executor("deliver")
-def _deliver(ctx: CheckContext, step: Step) -> None:
+def step_deliver(ctx: CheckContext, step: Step) -> None:
     """A message of the check's own into a mailbox, by the target's delivery path (SMTP or Maildir)."""
     spec = step.value or {}
     if _reads_existing(ctx, spec, step):
@@ -49,8 +47,7 @@ def _deliver(ctx: CheckContext, step: Step) -> None:
     deliver(ctx, sent, user, step)
 
 
-@executor("send_data")
-def _send_data(ctx: CheckContext, step: Step) -> None:
+def step_send_data(ctx: CheckContext, step: Step) -> None:
     conn = ctx.conn(step)
     spec = step.value
     sender = ctx.render(spec.get("from", ctx.default_sender()))
@@ -76,8 +73,7 @@ def _reads_existing(ctx: CheckContext, spec: Any, step: Step) -> bool:
     return False
 
 
-@executor("retrieve")
-def _retrieve(ctx: CheckContext, step: Step) -> None:
+def step_retrieve(ctx: CheckContext, step: Step) -> None:
     spec = step.value
     if _reads_existing(ctx, spec, step):
         return

@@ -15,7 +15,7 @@ from harness.protocol.pop3_listings import scan_listings, unique_id_listings
 from harness.protocol.replies import Pop3Response
 from harness.scenario.context import CheckContext, CheckFailed, CheckSkipped
 from harness.scenario.model import Step
-from harness.scenario.stepbase import executor, open_maildrop
+from harness.scenario.stepbase import open_maildrop
 from harness.session import Connection
 
 __all__ = ["RULES", "DEFAULT_LIMIT"]
@@ -102,8 +102,7 @@ RULES: dict[str, Rule] = {
 }
 
 
-@executor("inspect")
-def _inspect(ctx: CheckContext, step: Step) -> None:
+def step_inspect(ctx: CheckContext, step: Step) -> None:
     spec = step.value if isinstance(step.value, dict) else {"rule": step.value}
     conn = ctx.conn(step)
     listing = _listing(ctx, conn, step)

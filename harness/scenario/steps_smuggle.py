@@ -51,7 +51,7 @@ from harness.scenario.context import CheckContext, CheckFailed, CheckPassedEarly
 from harness.scenario.mailbox import find_message
 from harness.config.duration import parse_duration
 from harness.scenario.model import Step
-from harness.scenario.stepbase import executor, open_maildrop
+from harness.scenario.stepbase import open_maildrop
 from harness.session import Connection
 
 __all__ = ["end_label", "smuggling_problems", "Exchange"]
@@ -145,8 +145,7 @@ def _reply_within(ctx: CheckContext, conn: Connection, seconds: float) -> Outcom
 
 # -- the step ----------------------------------------------------------------------------------
 
-@executor("smuggle")
-def _smuggle(ctx: CheckContext, step: Step) -> None:
+def step_smuggle(ctx: CheckContext, step: Step) -> None:
     conn = ctx.conn(step)
     spec = step.value
     sender = ctx.render(spec.get("from", ctx.default_sender()))

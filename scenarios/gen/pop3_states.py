@@ -63,12 +63,6 @@ TRANS_FORMS: dict[str, dict] = {
              "defects": ["pop3-stls-after-login"], "rfc": ["2595#4", "1939#3"], "tags": ["stls"]},
 }
 
-DELIVER = """      - deliver: {message: {subject: "state matrix %s"}}
-      - retrieve: {message: message, delete: false}
-      - connect: pop3
-"""
-
-
 def _q(text: str) -> str:
     """A single-quoted YAML scalar."""
     return "'" + text.replace("'", "''") + "'"
@@ -78,107 +72,145 @@ def _flow(items: list[str]) -> str:
     return "[" + ", ".join(f'"{x}"' if ("#" in x or "=" in x or ":" in x) else x for x in items) + "]"
 
 
-def _check(cid: str, title: str, level: str, rfc: list[str], rationale: str, defects: list[str],
-           steps: str, requires: list[str] | None = None, tls: str | None = None,
-           connect: bool = True, tags: list[str] | None = None, quote: tuple[str, str] | None = None) -> str:
-    out = [f"  - id: {cid}", f"    title: {_q(title)}", f"    level: {level}", f"    rfc: {_flow(rfc)}",
-           f"    rationale: {_q(rationale)}"]
-    if quote:
-        out.append(f'    quote: {{rfc: "{quote[0]}", text: "{quote[1]}"}}')
-    out.append(f"    tags: {_flow(['state-matrix'] + (tags or []))}")
+def _quote(quote: tuple[str, str]) -> str:
+    return f'{{rfc: "{quote[0]}", text: "{quote[1]}"}}'
+
+
+def _variant(cid: str, rfc: list[str], defects: list[str], with_: str, requires: list[str] | None = None,
+             extra: tuple[str, ...] = ()) -> str:
+    out = [f"      - id: {cid}", f"        rfc: {_flow(rfc)}"]
     if requires:
-        out.append(f"    requires: {_flow(requires)}")
-    if tls:
-        out.append(f"    tls: {tls}")
-    out.append(f"    defects: {_flow(defects)}")
-    if not connect:
-        out.append("    connect: false")
-    out.append("    steps:")
-    return "\n".join(out) + "\n" + steps.rstrip("\n") + "\n"
+        out.append(f"        requires: {_flow(requires)}")
+    out += [f"        {line}" for line in extra]
+    out += [f"        defects: {_flow(defects)}", f"        with: {with_}"]
+    return "\n".join(out) + "\n"
+
+
+# One body per row of the matrix; ${name} takes each cell's values (docs/scenario-format.md, "Variants").
+AUTHORIZATION_BODY = """  - title: '${shown} in the AUTHORIZATION state (after USER, before PASS) is refused'
+    level: MUST
+    rationale: '${verb} may only be given in the TRANSACTION state, and a command in the wrong state gets -ERR (RFC 1939 §3); the session stays in AUTHORIZATION.'
+    quote: %s
+    tags: [state-matrix]
+%s    steps:
+%s      - send: "USER {{ user.login }}"
+        expect: {ok: true}
+      - send: "${line}"
+        note: still AUTHORIZATION (no PASS yet)
+        expect: {ok: false}
+      - login:
+%s    variants:
+"""
+# The commands about one message first deliver one of the check's own, to have a number to name.
+WITH_MESSAGE = ("    connect: false\n    before: []\n",
+                """      - deliver: {message: {subject: "state matrix ${shown}"}}
+      - retrieve: {message: message, delete: false}
+      - connect: pop3
+      - greeting:
+""",
+                """      - send: "DELE {{ message_number }}"
+        expect: {ok: true}
+""")
 
 
 def authorization_cells() -> list[str]:
-    cells = []
-    for verb in sorted(ALLOWED[T] - ALLOWED[A] - NOT_GENERATED):
-        for suffix, line, needs_message, requires in AUTH_FORMS[verb]:
-            shown = line.replace("{{ message_number }}", "n")
-            defects = ["pop3-user-opens-maildrop"]
-            if verb in ("STAT", "LIST") and not needs_message:
-                defects.append("pop3-transaction-before-auth")
-            steps = (DELIVER % shown) if needs_message else ""
-            steps += f"""      - greeting:
-      - send: "USER {{{{ user.login }}}}"
-        expect: {{ok: true}}
-      - send: "{line}"
-        note: still AUTHORIZATION (no PASS yet)
-        expect: {{ok: false}}
-      - login:
+    bodies = []
+    for needs in (False, True):
+        head, pre, post = WITH_MESSAGE if needs else ("", "", "")
+        body = AUTHORIZATION_BODY % (_quote(WRONG_STATE), head, pre, post)
+        for verb in sorted(ALLOWED[T] - ALLOWED[A] - NOT_GENERATED):
+            for suffix, line, needs_message, requires in AUTH_FORMS[verb]:
+                if needs_message != needs:
+                    continue
+                shown = line.replace("{{ message_number }}", "n")
+                defects = ["pop3-user-opens-maildrop"]
+                if verb in ("STAT", "LIST") and not needs_message:
+                    defects.append("pop3-transaction-before-auth")
+                rfc = ["1939#3", "1939#5" if verb not in ("TOP", "UIDL") else "1939#7"]
+                body += _variant(f"pop3.state.authorization.{suffix}", rfc, defects,
+                                 f'{{verb: {verb}, shown: "{shown}", line: "{line}"}}', requires)
+        bodies.append(body)
+    return bodies
+
+
+TRANSACTION_BODY = """  - title: '${verb} in the TRANSACTION state is refused'
+    level: MUST
+    rationale: '${verb} is valid only in the AUTHORIZATION state; in TRANSACTION it gets -ERR and the session stays usable (RFC 1939 §3).'
+    quote: %s
+    tags: [state-matrix]
+    before: [greeting, login]
+    steps:
+      - ${probe}
+      - send: NOOP
+        note: still TRANSACTION
+        expect: {ok: true}
+    variants:
 """
-            if needs_message:
-                steps += '      - send: "DELE {{ message_number }}"\n        expect: {ok: true}\n'
-            steps += "      - quit:\n"
-            cells.append(_check(
-                f"pop3.state.authorization.{suffix}",
-                f"{shown} in the AUTHORIZATION state (after USER, before PASS) is refused",
-                "MUST", ["1939#3", "1939#5" if verb not in ("TOP", "UIDL") else "1939#7"],
-                f"{verb} may only be given in the TRANSACTION state, and a command in the wrong state gets -ERR (RFC 1939 §3); the session stays in AUTHORIZATION.",
-                defects, steps, requires=requires, connect=not needs_message, quote=WRONG_STATE))
-    return cells
 
 
 def transaction_cells() -> list[str]:
-    cells = []
+    body = TRANSACTION_BODY % _quote(WRONG_STATE)
     for verb in sorted(ALLOWED[A] - ALLOWED[T] - NOT_GENERATED):
         spec = TRANS_FORMS[verb]
-        steps = "      - greeting:\n      - login:\n" + "\n".join(spec["steps"]) + "\n"
-        steps += "      - send: NOOP\n        note: still TRANSACTION\n        expect: {ok: true}\n      - quit:\n"
-        cells.append(_check(
-            f"pop3.state.transaction.{verb.lower()}",
-            f"{verb} in the TRANSACTION state is refused",
-            "MUST", spec["rfc"],
-            f"{verb} is valid only in the AUTHORIZATION state; in TRANSACTION it gets -ERR and the session stays usable (RFC 1939 §3).",
-            spec["defects"], steps, requires=spec.get("requires"), tls=spec.get("tls"), tags=spec.get("tags"),
-            quote=WRONG_STATE))
-    return cells
+        probe = "\n".join("      " + line for step in spec["steps"] for line in step.split("\n"))
+        extra = tuple(f"{key}: {_flow(spec[key])}" for key in ("tags",) if key in spec)
+        if "tls" in spec:
+            extra = (f"tls: {spec['tls']}",) + extra
+        if "tags" in spec:
+            extra = tuple(e if not e.startswith("tags:") else f"tags: {_flow(['state-matrix'] + spec['tags'])}"
+                          for e in extra)
+        body += _variant(f"pop3.state.transaction.{verb.lower()}", spec["rfc"], spec["defects"],
+                         "", spec.get("requires"), extra).rstrip("\n") + "\n          verb: " + verb + \
+            "\n          probe:\n" + probe + "\n"
+    return [body.replace("        with: \n", "        with:\n")]
+
+
+def _cell(cid: str, title: str, defects: list[str], steps: str, rfc: list[str] | None = None,
+          rationale: str | None = None, after: str | None = None) -> str:
+    out = [f"      - id: {cid}", f"        title: {_q(title)}"]
+    if rfc:
+        out.append(f"        rfc: {_flow(rfc)}")
+    if rationale:
+        out.append(f"        rationale: {_q(rationale)}")
+    out.append(f"        defects: {_flow(defects)}")
+    if after is not None:
+        out.append(f"        after: {after}")
+    out.append("        steps:")
+    return "\n".join(out) + "\n" + "".join("    " + line + "\n" for line in steps.rstrip("\n").split("\n"))
 
 
 def both_state_cells() -> list[str]:
-    cells = []
     both = sorted(ALLOWED[A] & ALLOWED[T])
     assert both == ["CAPA", "QUIT"], both  # the cells below are written for these
-    cells.append(_check(
-        "pop3.state.authorization.capa", "CAPA in the AUTHORIZATION state answers +OK and leaves the state unchanged",
-        "MUST", ["2449#5"], "CAPA is valid in the AUTHORIZATION and TRANSACTION states (RFC 2449 §5).",
-        ["pop3-missing-terminator"],
-        "      - greeting:\n      - send: CAPA\n        expect: {ok: true, multiline: true, timeout: 3}\n      - login:\n      - quit:\n",
-        quote=CAPA_STATES))
-    cells.append(_check(
-        "pop3.state.transaction.capa", "CAPA in the TRANSACTION state answers +OK with a capability list",
-        "MUST", ["2449#5"], "CAPA is valid in the AUTHORIZATION and TRANSACTION states (RFC 2449 §5).",
-        ["pop3-capa-auth-only"],
-        "      - greeting:\n      - login:\n      - send: CAPA\n        expect: {ok: true, multiline: true}\n      - quit:\n",
-        quote=CAPA_STATES))
-    cells.append(_check(
+    capa = (f"  - level: MUST\n    rfc: {_flow(['2449#5'])}\n"
+            f"    rationale: {_q('CAPA is valid in the AUTHORIZATION and TRANSACTION states (RFC 2449 §5).')}\n"
+            f"    quote: {_quote(CAPA_STATES)}\n    tags: [state-matrix]\n    variants:\n")
+    capa += _cell("pop3.state.authorization.capa",
+                  "CAPA in the AUTHORIZATION state answers +OK and leaves the state unchanged", ["pop3-missing-terminator"],
+                  "      - send: CAPA\n        expect: {ok: true, multiline: true, timeout: 3}\n      - login:\n")
+    capa += _cell("pop3.state.transaction.capa", "CAPA in the TRANSACTION state answers +OK with a capability list",
+                  ["pop3-capa-auth-only"], "      - login:\n      - send: CAPA\n        expect: {ok: true, multiline: true}\n")
+    minimal = f"  - level: MUST\n    quote: {_quote(MINIMAL)}\n    tags: [state-matrix]\n    variants:\n"
+    minimal += _cell(
         "pop3.state.authorization.quit", "QUIT in the AUTHORIZATION state answers +OK and closes the connection",
-        "MUST", ["1939#4", "1939#7"], "QUIT in AUTHORIZATION ends the session with +OK and without entering the UPDATE state (RFC 1939 §4).",
-        ["pop3-quit-auth-no-reply"], "      - greeting:\n      - quit:\n", quote=MINIMAL))
-    cells.append(_check(
+        ["pop3-quit-auth-no-reply"], "      - quit\n", ["1939#4", "1939#7"],
+        "QUIT in AUTHORIZATION ends the session with +OK and without entering the UPDATE state (RFC 1939 §4).", "[]")
+    minimal += _cell(
         "pop3.state.transaction.quit", "QUIT in the TRANSACTION state answers +OK, enters UPDATE and closes the connection",
-        "MUST", ["1939#6", "1939#7"], "QUIT from TRANSACTION enters the UPDATE state, which ends with the server closing the TCP connection (RFC 1939 §6).",
-        ["pop3-update-stays-open"], "      - greeting:\n      - login:\n      - quit:\n", quote=MINIMAL))
-    cells.append(_check(
+        ["pop3-update-stays-open"], "      - login:\n", ["1939#6", "1939#7"],
+        "QUIT from TRANSACTION enters the UPDATE state, which ends with the server closing the TCP connection (RFC 1939 §6).")
+    minimal += _cell(
         "pop3.state.transaction.noop", "NOOP in the TRANSACTION state answers +OK",
-        "MUST", ["1939#5", "1939#7"], "NOOP does nothing but reply with a positive response (RFC 1939 §5).",
-        ["pop3-noop-unimplemented"], "      - greeting:\n      - login:\n      - send: NOOP\n        expect: {ok: true}\n      - quit:\n",
-        quote=MINIMAL))
-    return cells
+        ["pop3-noop-unimplemented"], "      - login:\n      - send: NOOP\n        expect: {ok: true}\n", ["1939#5", "1939#7"],
+        "NOOP does nothing but reply with a positive response (RFC 1939 §5).")
+    return [capa, minimal]
 
 
 def render() -> str:
     head = ("# GENERATED by scenarios/gen/pop3_states.py from harness/protocol/pop3_states.py: do not edit.\n"
             "suite: pop3-states\nprotocol: pop3\n"
             "description: 'The POP3 state x command matrix (RFC 1939 §3-§6, RFC 2449, 2595, 5034): every command in every state.'\n"
-            "checks:\n")
+            "before: [greeting]\nafter: [quit]\nchecks:\n")
     return head + "\n".join(authorization_cells() + transaction_cells() + both_state_cells())
 
 

@@ -146,3 +146,12 @@ def test_defect_set_rejects_typos() -> None:
         "pop3-no-lok" in on  # noqa: B015
     with pytest.raises(ValueError, match="valid names"):
         DefectSet(["nope"])
+
+
+def test_a_quoted_local_part_names_the_same_mailbox():
+    # RFC 5321 §4.1.2: all quoted forms of a local-part are equivalent.
+    from harness.refserver.address import Mailbox
+    assert Mailbox('"alice"', "example.test").mailbox_name == "alice"
+    assert Mailbox('"al\\ice"', "example.test").mailbox_name == "alice"
+    assert Mailbox('"first last"', "example.test").mailbox_name == "first last"
+    assert Mailbox("alice", "example.test").mailbox_name == "alice"
