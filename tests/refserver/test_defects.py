@@ -346,7 +346,7 @@ TABLE: dict[str, tuple[Probe, Any, Any]] = {
     "smtp-auth-twice": (_smtps_code_after("AUTH PLAIN " + PLAIN, "AUTH PLAIN " + PLAIN), 503, 235),
     "smtp-auth-plaintext": (_plaintext_auth, (False, 538), (True, 235)),
     "smtp-unknown-command-250": (_code_after("XYZZY"), 500, 250),
-    "smtp-open-relay": (_code_after("MAIL FROM:<a@remote.test>", "RCPT TO:<x@elsewhere.test>"), 554, 250),
+    "smtp-open-relay": (_code_after("MAIL FROM:<a@remote.test>", "RCPT TO:<x@elsewhere.test>"), 550, 250),
     "smtp-8bit-strip": (_eight_bit_intact, True, False),
     "smtp-size-ignored": (_code_after("MAIL FROM:<a@remote.test> SIZE=10485761"), 552, 250),
     "pop3-lowercase-status": (_greeting, b"+OK", b"+ok"),
