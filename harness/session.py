@@ -20,7 +20,8 @@ from harness.protocol.pop3 import Pop3ResponseReader, expects_multiline, parse_c
 from harness.protocol.replies import Capabilities, Pop3Response, SmtpReply
 from harness.protocol.smtp import SmtpReplyReader, parse_ehlo
 from harness.transcript import Transcript
-from harness.transport import Stream, TcpStream, client_tls_context, connect_tcp
+from harness.wire.blocking import TcpStream, connect_tcp
+from harness.wire.stream import Stream, client_tls_context
 
 __all__ = ["Limits", "Connection", "open_connection", "ServiceRefused"]
 

@@ -32,11 +32,10 @@ import base64
 import functools
 import hashlib
 import random
-import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Self
+from typing import Any
 
 from harness.errors import (
     ConnectionClosed,
@@ -51,14 +50,13 @@ from harness.protocol.common import CLOSED, NEED_DATA
 from harness.protocol.pop3 import Pop3ResponseReader
 from harness.protocol.replies import Pop3Response, SmtpReply
 from harness.protocol.smtp import SmtpReplyReader
-from harness.transport import TcpStream, client_tls_context, map_exceptions
+from harness.wire.blocking import connect_endpoint as connect_lean
+from harness.wire.stream import Connector, Endpoint, Stream, client_tls_context, resolve
 
 __all__ = [
-    "Connecting",
     "Connector",
     "Endpoint",
     "Fire",
-    "LoadStream",
     "MessageFactory",
     "Pop3LoadClient",
     "SessionAborted",
@@ -66,28 +64,12 @@ __all__ = [
     "SmtpLoadClient",
     "UnexpectedReply",
     "connect_lean",
-    "mapped_error",
     "pop3_session",
     "resolve",
     "smtp_session",
-    "with_implicit_tls",
 ]
 
 Fire = Callable[[str, str, float, int, "BaseException | None"], None]
-
-
-class LoadStream(Protocol):
-    """What the load clients need of a connection: ``LeanStream`` and ``hubio.HubStream``."""
-
-    def read(self, max_bytes: int, timeout: float) -> bytes: ...
-    def write(self, data: bytes, timeout: float) -> None: ...
-    def start_tls(self, context: Any, server_hostname: str | None, timeout: float) -> LoadStream: ...
-    def close(self) -> None: ...
-    def abort(self) -> None: ...
-
-
-# (endpoint, timeout) -> a connected stream: ``connect_lean`` (blocking sockets) or ``hubio.connect`` (gevent's hub)
-Connector = Callable[["Endpoint", float], LoadStream]
 
 
 class UnexpectedReply(Exception):
@@ -101,136 +83,6 @@ class UnexpectedReply(Exception):
 
 class SessionAborted(Exception):
     """A phase failed (already reported through ``fire``); the session ends here."""
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    family: int
-    sockaddr: tuple
-    tls: str = "none"
-
-    @property
-    def connecting(self) -> str:
-        """The action named in a connect error."""
-        return f"connect to {self.sockaddr[0]}:{self.sockaddr[1]}"
-
-
-def resolve(host: str, port: int, tls: str = "none") -> Endpoint:
-    """Resolve once per process; sessions then connect to the address without a resolver."""
-    host = host.strip("[]")
-    info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    return Endpoint(info[0], info[4], tls)
-
-
-def mapped_error(action: str, exc: BaseException) -> TransportError:
-    """The classified ``TransportError`` for a socket/ssl exception (``transport.map_exceptions``'s rules)."""
-    try:
-        with map_exceptions(action):
-            raise exc
-    except TransportError as mapped:
-        return mapped
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-class LeanStream:
-    """``transport.TcpStream``'s interface with fewer syscalls per call.
-
-    The socket timeout is set once at connect and changed only when a caller
-    passes a different one (a reply split over several reads near its
-    deadline); exceptions are classified by ``transport.map_exceptions`` on the
-    error path only, so the hot path is one ``recv``/``sendall``.
-    """
-
-    __slots__ = ("_sock", "_timeout")
-
-    def __init__(self, sock: socket.socket, timeout: float) -> None:
-        self._sock = sock
-        self._timeout = timeout
-
-    @property
-    def socket(self) -> socket.socket:
-        return self._sock
-
-    def _settimeout(self, timeout: float) -> None:
-        if timeout != self._timeout:
-            self._sock.settimeout(max(timeout, 0.001))
-            self._timeout = timeout
-
-    def read(self, max_bytes: int, timeout: float) -> bytes:
-        try:
-            if timeout != self._timeout:
-                self._settimeout(timeout)
-            return self._sock.recv(max_bytes)
-        except OSError as exc:
-            raise mapped_error("read", exc) from exc
-
-    def write(self, data: bytes, timeout: float) -> None:
-        try:
-            if timeout != self._timeout:
-                self._settimeout(timeout)
-            self._sock.sendall(data)
-        except OSError as exc:
-            raise mapped_error("write", exc) from exc
-
-    def start_tls(self, context: Any, server_hostname: str | None, timeout: float) -> LeanStream:
-        tls = TcpStream(self._sock).start_tls(context, server_hostname, timeout)
-        return LeanStream(tls.socket, max(timeout, 0.001))
-
-    def close(self) -> None:
-        try:
-            self._sock.close()
-        except OSError:
-            pass
-
-    def abort(self) -> None:
-        TcpStream(self._sock).abort()
-
-
-class Connecting:
-    """``with Connecting(ep, sock):`` a connect's errors close ``sock`` and are classified and named after ``ep``."""
-
-    __slots__ = ("ep", "resource")
-
-    def __init__(self, ep: Endpoint, resource: Any) -> None:
-        self.ep = ep
-        self.resource = resource
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> bool:
-        if exc is None:
-            return False
-        self.resource.close()
-        if isinstance(exc, Timeout):
-            raise Timeout(f"{self.ep.connecting}: timed out") from exc
-        if isinstance(exc, OSError):
-            raise mapped_error(self.ep.connecting, exc) from exc
-        return False
-
-
-def connect_lean(ep: Endpoint, timeout: float) -> LeanStream:
-    """Connect to the pre-resolved address (no resolver), TCP_NODELAY, the timeout set once."""
-    try:
-        sock = socket.socket(ep.family, socket.SOCK_STREAM)
-    except OSError as exc:
-        raise mapped_error(ep.connecting, exc) from exc
-    with Connecting(ep, sock):
-        sock.settimeout(timeout)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.connect(ep.sockaddr)
-    return with_implicit_tls(LeanStream(sock, timeout), ep, timeout)
-
-
-def with_implicit_tls(stream: LoadStream, ep: Endpoint, timeout: float) -> LoadStream:
-    """``stream`` after the TLS handshake when the endpoint is implicit TLS (closed if it fails)."""
-    if ep.tls != "implicit":
-        return stream
-    try:
-        return stream.start_tls(client_tls_context(), None, timeout)
-    except TransportError:
-        stream.close()
-        raise
 
 
 # -- messages -----------------------------------------------------------------------------
@@ -305,7 +157,7 @@ class _Client:
         self.fire = fire
         self.timeout = timeout
         self.connector = connector or connect_lean
-        self.stream: LoadStream | None = None
+        self.stream: Stream | None = None
 
     def _fail(self, name: str, t0: float, exc: BaseException) -> SessionAborted:
         self.fire(self.rtype, name, (time.perf_counter() - t0) * 1000.0, 0, exc)

@@ -20,7 +20,7 @@ from harness.scenario.expect import describe_expect, judge
 from harness.scenario.model import Expect, Step
 from harness.session import Connection, open_connection
 from harness.target import User
-from harness.transport import client_tls_context
+from harness.wire.stream import client_tls_context
 
 __all__ = ["run_step", "open_service", "executor", "expect_one", "expect_all", "EXECUTORS", "OK_POP3",
            "open_maildrop"]

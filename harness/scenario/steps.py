@@ -18,7 +18,7 @@ from harness.scenario.expect import judge
 from harness.scenario.model import Expect, Step, connect_target, parse_duration
 from harness.session import Connection
 from harness.scenario.stepbase import OK_POP3, default_expect, executor, expect_all, expect_one, open_service, run_step
-from harness.transport import client_tls_context
+from harness.wire.stream import client_tls_context
 
 @executor("connect")
 def _connect(ctx: CheckContext, step: Step) -> None:

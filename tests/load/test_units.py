@@ -25,7 +25,7 @@ from harness.load.shapes import (
 )
 from harness.load.stats import Collector, Ledger
 from harness.message import body_digest, find_marker
-from harness.transport import MockStream
+from harness.wire.mock import MockStream
 
 # -- shapes ------------------------------------------------------------------------------------
 

@@ -26,13 +26,9 @@ from harness.errors import (
 from harness.protocol.replies import Pop3Response
 from harness.session import Connection, Limits, open_connection
 from harness.transcript import MASK, Transcript
-from harness.transport import (
-    MockStream,
-    TcpStream,
-    client_tls_context,
-    connect_tcp,
-    map_exceptions,
-)
+from harness.wire.blocking import TcpStream, connect_tcp
+from harness.wire.mock import MockStream
+from harness.wire.stream import client_tls_context, map_exceptions
 
 from .conftest import IO_TIMEOUT, FakeClock, LoopbackServer
 
@@ -498,7 +494,8 @@ def test_verifying_tls_names_the_host_for_starttls_and_ip_targets():
 
     from harness.errors import TlsError
     from harness.refserver import ReferenceServer
-    from harness.transport import client_tls_context, connect_tcp
+    from harness.wire.blocking import connect_tcp
+    from harness.wire.stream import client_tls_context
 
     with ReferenceServer() as server:
         stream = connect_tcp("127.0.0.1", server.smtp_port, 5.0)
