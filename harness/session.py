@@ -107,7 +107,8 @@ class Connection:
 
     def send(self, data: bytes, note: str = "") -> None:
         """Write exactly these bytes (nothing is added or fixed up)."""
-        self._record("C", data, note)
+        if self.transcript is not None:
+            self.transcript.record(self.name, "C", data, note)
         self._sent = True
         try:
             self.stream.write(data, self.limits.write_deadline)
@@ -157,6 +158,7 @@ class Connection:
         """
         reader = self._read_reader
         budget = timeout if timeout is not None else self.limits.reply_deadline
+        read_timeout = self.limits.read_timeout
         deadline = -1.0
         while True:
             event = step()
@@ -166,17 +168,19 @@ class Connection:
                     self._event("connection closed by server")
                     raise ConnectionClosed("connection closed by the server while waiting for a reply")
                 return event  # type: ignore[return-value]
-            if deadline < 0:
+            if deadline < 0:        # the first wait of this reply: the whole budget is left
                 deadline = self._clock() + budget
-            remaining = deadline - self._clock()
+                remaining = budget
+            else:
+                remaining = deadline - self._clock()
             if remaining <= 0:
                 raise Timeout(f"no complete reply within {budget:g} s"
                               + (" (part of it received)" if reader.in_reply else ""))
-            per_read = min(self.limits.read_timeout, remaining)
+            per_read = read_timeout if read_timeout < remaining else remaining
             try:
                 data = self.stream.read(65536, per_read)
             except Timeout:
-                if per_read < self.limits.read_timeout:     # the reply deadline ran out, not one read
+                if remaining <= read_timeout:   # the reply deadline ran out, not one read
                     raise Timeout(f"no complete reply within {budget:g} s"
                                   + (" (part of it received)" if reader.in_reply else "")) from None
                 raise
@@ -192,13 +196,16 @@ class Connection:
         Violations of replies read this way are not collected in ``findings``.
         """
         assert self._smtp is not None, "read_frame is for SMTP connections"
-        try:
+        if self.transcript is None:     # nothing to record: the load users' hot path
             raw = self._await(self._smtp.next_frame, timeout)
-        except TransportError:
+        else:
+            try:
+                raw = self._await(self._smtp.next_frame, timeout)
+            except TransportError:
+                self._end_reply_recording()
+                raise
             self._end_reply_recording()
-            raise
         self._replies += 1
-        self._end_reply_recording()
         return raw
 
     def _record_reply_bytes(self, data: bytes) -> None:

@@ -75,26 +75,27 @@ class SmtpReplyReader:
         """The wire bytes of the next complete reply, ``NEED_DATA`` or ``CLOSED``."""
         buf = self._buf
         start = self._scan
+        max_line = self.max_line
         while True:
             nl = buf.find(b"\n", start)
             if nl < 0:
                 # ``+ 1``: a line of exactly ``max_line`` octets may have its CR here and its LF
                 # in the next segment; it is accepted when it arrives whole, so it must be here too.
-                if len(buf) - start > self.max_line + 1:
-                    raise Oversize(f"line longer than {self.max_line} octets without a line end")
+                if len(buf) - start > max_line + 1:
+                    raise Oversize(f"line longer than {max_line} octets without a line end")
                 self._scan = start
                 if self._eof:
                     if buf:
                         raise RemoteProtocolError("connection closed in the middle of a reply (missing final line)")
                     return CLOSED
                 return NEED_DATA
-            if nl - start + 1 > self.max_line + 2:
-                raise Oversize(f"line of {nl - start + 1} octets exceeds the {self.max_line}-octet bound")
+            if nl - start > max_line + 1:
+                raise Oversize(f"line of {nl - start + 1} octets exceeds the {max_line}-octet bound")
             if self._lines >= self.max_lines:
                 raise Oversize(f"reply has more than {self.max_lines} lines")
-            self._lines += 1
             # A continuation is "NNN-"; anything else ends the reply (and fails parsing if garbage).
-            if buf[start + 3:start + 4] == b"-" and buf[start:start + 3].isdigit():
+            if nl - start > 3 and buf[start + 3] == 45 and buf[start:start + 3].isdigit():
+                self._lines += 1
                 start = nl + 1
                 continue
             raw = bytes(buf[:nl + 1])
@@ -116,10 +117,14 @@ def reply_code(raw: bytes) -> int:
     anything else (-1 included) goes through ``parse_reply``, which raises for
     garbage and describes the rest.
     """
-    last = raw.rfind(b"\n", 0, len(raw) - 1) + 1
-    if raw[:3].isdigit() and raw[last:last + 3].isdigit() and raw[last + 3:last + 4] in (b" ", b"\r", b"\n"):
+    last = raw.rfind(b"\n", 0, -1) + 1
+    if len(raw) - last > 3 and raw[last + 3] in _FINAL_SEP and raw[last:last + 3].isdigit() \
+            and (last == 0 or raw[:3].isdigit()):
         return int(raw[:3])
     return -1
+
+
+_FINAL_SEP = (32, 13, 10)       # SP, CR, LF after the code of a reply's last line
 
 
 def parse_reply(raw: bytes) -> SmtpReply:
