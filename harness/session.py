@@ -70,6 +70,8 @@ class Limits:
 
 
 class Connection:
+    """The engine: one connection speaking SMTP or POP3 (checks with a transcript, load users without)."""
+
     def __init__(self, name: str, protocol: str, stream: Stream, transcript: Transcript | None,
                  limits: Limits = Limits(), clock: Callable[[], float] = time.monotonic) -> None:
         if protocol not in ("smtp", "pop3"):
@@ -79,6 +81,7 @@ class Connection:
         self.stream = stream
         self.transcript = transcript
         self.limits = limits
+        self._write_deadline = limits.write_deadline
         self._clock = clock
         self.closed = False
         self.capabilities: Capabilities | None = None
@@ -111,7 +114,7 @@ class Connection:
             self.transcript.record(self.name, "C", data, note)
         self._sent = True
         try:
-            self.stream.write(data, self.limits.write_deadline)
+            self.stream.write(data, self._write_deadline)
         except TransportError as exc:
             self._event(f"write failed: {exc}")
             raise

@@ -74,7 +74,10 @@ class SmtpReplyReader:
     def next_frame(self) -> bytes | Sentinel:
         """The wire bytes of the next complete reply, ``NEED_DATA`` or ``CLOSED``."""
         buf = self._buf
+        if not buf:             # the usual wait for a reply to what was just sent
+            return CLOSED if self._eof else NEED_DATA
         start = self._scan
+        lines = self._lines
         max_line = self.max_line
         while True:
             nl = buf.find(b"\n", start)
@@ -83,23 +86,27 @@ class SmtpReplyReader:
                 # in the next segment; it is accepted when it arrives whole, so it must be here too.
                 if len(buf) - start > max_line + 1:
                     raise Oversize(f"line longer than {max_line} octets without a line end")
-                self._scan = start
+                if lines > self.max_lines:
+                    raise Oversize(f"reply has more than {self.max_lines} lines")
+                self._scan, self._lines = start, lines
                 if self._eof:
-                    if buf:
-                        raise RemoteProtocolError("connection closed in the middle of a reply (missing final line)")
-                    return CLOSED
+                    raise RemoteProtocolError("connection closed in the middle of a reply (missing final line)")
                 return NEED_DATA
             if nl - start > max_line + 1:
                 raise Oversize(f"line of {nl - start + 1} octets exceeds the {max_line}-octet bound")
-            if self._lines >= self.max_lines:
-                raise Oversize(f"reply has more than {self.max_lines} lines")
             # A continuation is "NNN-"; anything else ends the reply (and fails parsing if garbage).
             if nl - start > 3 and buf[start + 3] == 45 and buf[start:start + 3].isdigit():
-                self._lines += 1
+                lines += 1
                 start = nl + 1
                 continue
-            raw = bytes(buf[:nl + 1])
-            del buf[:nl + 1]
+            if lines >= self.max_lines:
+                raise Oversize(f"reply has more than {self.max_lines} lines")
+            if nl + 1 == len(buf):      # the reply is all there is: one copy, no slice
+                raw = bytes(buf)
+                buf.clear()
+            else:
+                raw = bytes(buf[:nl + 1])
+                del buf[:nl + 1]
             self._scan = self._lines = 0
             return raw
 
@@ -117,10 +124,15 @@ def reply_code(raw: bytes) -> int:
     anything else (-1 included) goes through ``parse_reply``, which raises for
     garbage and describes the rest.
     """
+    head = raw[:3]
+    if not head.isdigit():
+        return -1
     last = raw.rfind(b"\n", 0, -1) + 1
-    if len(raw) - last > 3 and raw[last + 3] in _FINAL_SEP and raw[last:last + 3].isdigit() \
-            and (last == 0 or raw[:3].isdigit()):
-        return int(raw[:3])
+    if last:                    # a multi-line reply: its last line must be well formed too
+        if not raw[last:last + 3].isdigit():
+            return -1
+    if len(raw) - last > 3 and raw[last + 3] in _FINAL_SEP:
+        return int(head)
     return -1
 
 
