@@ -1,4 +1,4 @@
-"""Pure units of the load package: shapes, HDR collector merging, the ledger, the lean clients."""
+"""Pure units of the load package: shapes, HDR collector merging, the ledger, the load clients."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from harness.load.shapes import (
 )
 from harness.load.stats import Collector, Ledger
 from harness.message import body_digest, find_marker
+from harness.session import Connection
 from harness.wire.mock import MockStream
 
 # -- shapes ------------------------------------------------------------------------------------
@@ -128,6 +129,7 @@ def test_smtp_phase_failure_carries_the_reply() -> None:
     events: list = []
     client = SmtpLoadClient(Endpoint(0, ("127.0.0.1", 1)), lambda *e: events.append(e))
     client.stream = MockStream([b"220 hi\r\n", b"554 5.7.1 go away\r\n"])
+    assert isinstance(client.conn, Connection) and client.conn.transcript is None   # the checks' engine
     client.phase("banner", None, (220,))
     with pytest.raises(SessionAborted):
         client.phase("EHLO", b"EHLO x\r\n", (250,))
