@@ -8,8 +8,8 @@ and lines, reply line counts and POP3 bodies have size bounds (``Limits``).
 With a ``Transcript`` every wire byte is recorded, including the deliberately
 illegal ones sent with ``send``; the load users pass ``transcript=None`` and
 record nothing. Their SMTP fast path is ``read_frame``: the same reader and
-read loop, but a reply is returned as its wire bytes and parsed only when the
-caller did not expect its code (``protocol.smtp.reply_code``).
+read loop, but a reply is returned as its code and wire bytes, to be parsed
+only when the caller did not expect the code.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from harness.errors import ConnectionClosed, Timeout, TransportError
 from harness.protocol.common import CLOSED, NEED_DATA, Sentinel, Violation
 from harness.protocol.pop3 import Pop3ResponseReader, expects_multiline, parse_capa
 from harness.protocol.replies import Capabilities, Pop3Response, SmtpReply
-from harness.protocol.smtp import SmtpReplyReader, parse_ehlo
+from harness.protocol.smtp import Frame, SmtpReplyReader, parse_ehlo
 from harness.transcript import Transcript
 from harness.wire.blocking import TcpStream, connect_tcp
 from harness.wire.stream import Stream, client_tls_context
@@ -191,25 +191,25 @@ class Connection:
                 self._record_reply_bytes(data)
             reader.receive_data(data)
 
-    def read_frame(self, timeout: float | None = None) -> bytes:
-        """SMTP fast path: the next reply's exact wire bytes, framed by the reader but not parsed.
+    def read_frame(self, timeout: float | None = None) -> Frame:
+        """SMTP fast path: the next reply as ``(code, wire bytes)``, framed by the reader but not parsed.
 
-        For callers that act on the code (``protocol.smtp.reply_code``) and
-        parse only what they did not expect (``protocol.smtp.parse_reply``).
-        Violations of replies read this way are not collected in ``findings``.
+        For callers that act on the code and parse (``protocol.smtp.parse_reply``)
+        only what they did not expect; the code is -1 for a reply that cannot be
+        parsed. Violations of replies read this way are not collected in ``findings``.
         """
         assert self._smtp is not None, "read_frame is for SMTP connections"
         if self.transcript is None:     # nothing to record: the load users' hot path
-            raw = self._await(self._smtp.next_frame, timeout)
+            frame = self._await(self._smtp.next_frame, timeout)
         else:
             try:
-                raw = self._await(self._smtp.next_frame, timeout)
+                frame = self._await(self._smtp.next_frame, timeout)
             except TransportError:
                 self._end_reply_recording()
                 raise
             self._end_reply_recording()
         self._replies += 1
-        return raw
+        return frame
 
     def _record_reply_bytes(self, data: bytes) -> None:
         cap = self.limits.max_recorded_reply

@@ -12,9 +12,8 @@ after being reported once.
 The conversation goes through ``session.Connection`` with ``transcript=None``
 and every limit set to the profile's timeout: the same readers, read loop,
 deadlines and size bounds as the checks. What is load-specific is cost: SMTP
-replies are taken from ``Connection.read_frame`` and only their code is looked
-at (``protocol.smtp.reply_code``; an unexpected one is parsed for the failure
-message), command bytes are made once per process (``SessionContext.commands``),
+replies are taken from ``Connection.read_frame`` as (code, bytes) and only the
+code is looked at (an unexpected reply is parsed for the failure message), command bytes are made once per process (``SessionContext.commands``),
 one write per command or pipelined group (RFC 2920, when the profile asks and
 the server advertises it), and the connection comes from
 ``SessionContext.connect``: ``wire.blocking.connect_endpoint`` (the CLI's
@@ -38,7 +37,7 @@ from harness.load.messages import MessageFactory
 from harness.load.profile import UserMix
 from harness.message import find_marker
 from harness.protocol.replies import Pop3Response, SmtpReply
-from harness.protocol.smtp import parse_ehlo, parse_reply, reply_code
+from harness.protocol.smtp import parse_ehlo, parse_reply
 from harness.session import Connection, Limits
 from harness.wire.blocking import connect_endpoint
 from harness.wire.stream import Connector, Endpoint, Stream, client_tls_context, resolve
@@ -147,10 +146,10 @@ class SmtpLoadClient(_Client):
         try:
             if data is not None:
                 conn.send(data)
-            raw = conn.read_frame()
+            code, raw = conn.read_frame()
         except TransportError as exc:
             raise self._fail(name, t0, exc) from None
-        if reply_code(raw) not in expect:
+        if code not in expect:
             raise self._fail(name, t0, _unexpected(name, raw))
         self.fire(self.rtype, name, (time.perf_counter() - t0) * 1000.0, length or len(raw), None)
         return raw
@@ -169,9 +168,9 @@ class SmtpLoadClient(_Client):
         try:
             conn.send(data)
             for name, expect in phases:
-                raw = conn.read_frame()
+                code, raw = conn.read_frame()
                 t1 = time.perf_counter()
-                if reply_code(raw) not in expect:
+                if code not in expect:
                     raise self._fail(name, t0, _unexpected(name, raw))
                 self.fire(self.rtype, name, (t1 - t0) * 1000.0, len(raw), None)
                 t0 = t1
@@ -192,14 +191,14 @@ class SmtpLoadClient(_Client):
         try:
             if not go_sent:
                 conn.send(b"DATA\r\n")
-            raw = conn.read_frame()
-            if reply_code(raw) != 354:
+            code, raw = conn.read_frame()
+            if code != 354:
                 raise self._fail("DATA", t0, _unexpected("DATA", raw))
             conn.send(message_wire + then if then else message_wire)
-            raw = conn.read_frame()
+            code, raw = conn.read_frame()
         except TransportError as exc:
             raise self._fail("DATA", t0, exc) from None
-        if reply_code(raw) != 250:
+        if code != 250:
             raise self._fail("DATA", t0, _unexpected("DATA", raw))
         self.fire(self.rtype, "DATA", (time.perf_counter() - t0) * 1000.0, len(message_wire), None)
         return raw

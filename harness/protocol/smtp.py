@@ -21,7 +21,7 @@ from harness.errors import Oversize, RemoteProtocolError
 from harness.protocol.common import CLOSED, NEED_DATA, Sentinel, Violation
 from harness.protocol.replies import Capabilities, EnhancedStatus, SmtpReply
 
-__all__ = ["SmtpReplyReader", "parse_reply", "reply_code", "encode_command", "parse_ehlo", "REPLY_LINE_LIMIT", "COMMAND_LINE_LIMIT"]
+__all__ = ["SmtpReplyReader", "Frame", "parse_reply", "encode_command", "parse_ehlo", "REPLY_LINE_LIMIT", "COMMAND_LINE_LIMIT"]
 
 REPLY_LINE_LIMIT = 512      # RFC 5321 §4.5.3.1.5, code and CRLF included
 COMMAND_LINE_LIMIT = 512    # RFC 5321 §4.5.3.1.4
@@ -37,8 +37,8 @@ class SmtpReplyReader:
     bytes, enforcing the line and line-count bounds as the bytes come in.
     ``parse_reply`` turns those bytes into an ``SmtpReply`` with its
     violations. ``next_event`` does both. A load client that acts only on the
-    code takes ``next_frame`` and ``reply_code`` and parses only the replies it
-    did not expect.
+    code takes ``next_frame`` (it gives the code with the bytes) and parses only
+    the replies it did not expect.
     """
 
     def __init__(self, *, max_line: int = 65536, max_lines: int = 1000) -> None:
@@ -71,8 +71,13 @@ class SmtpReplyReader:
         self._scan = self._lines = 0
         return rest
 
-    def next_frame(self) -> bytes | Sentinel:
-        """The wire bytes of the next complete reply, ``NEED_DATA`` or ``CLOSED``."""
+    def next_frame(self) -> Frame | Sentinel:
+        """``(code, wire bytes)`` of the next complete reply, ``NEED_DATA`` or ``CLOSED``.
+
+        ``code`` is -1 when the last line is not a code followed by SP or the
+        line end: ``parse_reply`` of the bytes then says what is wrong (lines
+        before the last are continuations, so they start with a code).
+        """
         buf = self._buf
         if not buf:             # the usual wait for a reply to what was just sent
             return CLOSED if self._eof else NEED_DATA
@@ -101,6 +106,7 @@ class SmtpReplyReader:
                 continue
             if lines >= self.max_lines:
                 raise Oversize(f"reply has more than {self.max_lines} lines")
+            well_formed = nl - start >= 3 and buf[start + 3] in _FINAL_SEP and buf[start:start + 3].isdigit()
             if nl + 1 == len(buf):      # the reply is all there is: one copy, no slice
                 raw = bytes(buf)
                 buf.clear()
@@ -108,34 +114,16 @@ class SmtpReplyReader:
                 raw = bytes(buf[:nl + 1])
                 del buf[:nl + 1]
             self._scan = self._lines = 0
-            return raw
+            return (int(raw[:3]) if well_formed else -1), raw
 
     def next_event(self) -> SmtpReply | Sentinel:
-        raw = self.next_frame()
-        if isinstance(raw, Sentinel):
-            return raw
-        return parse_reply(raw)
+        frame = self.next_frame()
+        if isinstance(frame, Sentinel):
+            return frame
+        return parse_reply(frame[1])
 
 
-def reply_code(raw: bytes) -> int:
-    """The code of a framed reply when its first and last lines are well formed, else -1.
-
-    The load users' fast path: a reply whose code they expected is taken as is;
-    anything else (-1 included) goes through ``parse_reply``, which raises for
-    garbage and describes the rest.
-    """
-    head = raw[:3]
-    if not head.isdigit():
-        return -1
-    last = raw.rfind(b"\n", 0, -1) + 1
-    if last:                    # a multi-line reply: its last line must be well formed too
-        if not raw[last:last + 3].isdigit():
-            return -1
-    if len(raw) - last > 3 and raw[last + 3] in _FINAL_SEP:
-        return int(head)
-    return -1
-
-
+Frame = tuple[int, bytes]       # (code or -1, the reply's exact wire bytes)
 _FINAL_SEP = (32, 13, 10)       # SP, CR, LF after the code of a reply's last line
 
 

@@ -153,7 +153,8 @@ def test_without_a_transcript_replies_are_read_and_nothing_is_recorded() -> None
 
 def test_read_frame_returns_pipelined_replies_one_at_a_time_unparsed() -> None:
     conn = Connection("load", "smtp", MockStream([b"250 ok\r\n250-x\r\n25", b"0 y\r\n354 go\r\n"]), None)
-    assert [conn.read_frame() for _ in range(3)] == [b"250 ok\r\n", b"250-x\r\n250 y\r\n", b"354 go\r\n"]
+    assert [conn.read_frame() for _ in range(3)] == [(250, b"250 ok\r\n"), (250, b"250-x\r\n250 y\r\n"),
+                                                    (354, b"354 go\r\n")]
     with pytest.raises(ConnectionClosed):
         conn.read_frame()
 
