@@ -19,7 +19,7 @@ A/B: ``--baseline-tree PATH`` also runs every configuration of ours with the har
 checkout (``PYTHONPATH=PATH``, run from there), interleaved with this one (the order alternates per
 repeat), so "before and after, same machine, same run" is one command.
 Memory: a gevent-patched process holds ``--idle`` sessions open after EHLO with the same lean client and
-socket layer (``hubio``), each in a live greenlet (as a Locust user would), and its RSS growth is divided
+socket layer (``harness.wire.hub``), each in a live greenlet (as a Locust user would), and its RSS growth is divided
 by the count (``--idle 0`` skips it). The sink gets ``-m`` (its default serves only 256 connections),
 a 4096 backlog and enough descriptors. Kernel socket buffers are not in RSS.
 
@@ -54,7 +54,7 @@ IDLE_SCRIPT = r"""
 from gevent import monkey; monkey.patch_all()
 import resource, sys, gevent, gevent.event
 from harness.load.clients import SmtpLoadClient, resolve
-from harness.load.hubio import connect as hub_connect
+from harness.wire.hub import connect as hub_connect
 port, n = int(sys.argv[1]), int(sys.argv[2])
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 want = n + 256

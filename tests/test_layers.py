@@ -32,7 +32,7 @@ DOC = ROOT / "docs/architecture.md"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("__init__", "errors", "untrusted", "rootcause")),
     ("protocol", ("protocol",)),
-    ("values and wire", ("escapes", "transport", "results", "bundled")),
+    ("values and wire", ("escapes", "wire", "results", "bundled")),
     ("files and bytes", ("config", "transcript", "message", "capture")),
     ("session", ("session",)),
     ("engines", ("scenario", "report", "refserver")),
@@ -49,7 +49,7 @@ ONLY: dict[str, frozenset[str]] = {"protocol": frozenset({"errors"})}
 # the process with gevent and hangs with other threads alive, so nothing else may import them, and
 # nothing else may import locust or gevent, not even lazily.
 LOCUST_SIDE = frozenset({"harness.load.locustfile", "harness.load.locust_shape", "harness.load.runtime",
-                         "harness.load.webui", "harness.load.hubio"})
+                         "harness.load.webui", "harness.wire.hub"})
 LOCUST_LIBS = ("locust", "gevent")
 
 LAYER_OF = {unit: n for n, (_, units) in enumerate(LAYERS) for unit in units}

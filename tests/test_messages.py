@@ -13,7 +13,8 @@ from harness.scenario.expect import judge, shown
 from harness.scenario.model import Expect
 from harness.scenario.steps_mail import _compare
 from harness.protocol.replies import SmtpReply
-from harness.transport import TcpStream, client_tls_context
+from harness.wire.blocking import TcpStream
+from harness.wire.stream import client_tls_context
 
 
 def _reply(raw: bytes) -> SmtpReply:

@@ -1,27 +1,23 @@
-"""Lean SMTP and POP3 load clients over the harness's own protocol core.
+"""Load sessions: SMTP and POP3 users' scripts over the harness's one engine (``session.Connection``).
 
-No second protocol implementation to judge servers with: an SMTP reply is
-split on the wire in a per-connection ``bytearray`` (complete at its first
-line that is not a ``NNN-`` continuation; only the code is parsed), and a
-reply with an unexpected code is re-parsed by ``protocol.smtp.SmtpReplyReader``
-for the failure message; POP3 responses go through
-``protocol.pop3.Pop3ResponseReader``. What is different from the conformance
-runner is cost: no transcript, command bytes precomputed once per process
-(``SessionContext.commands``), bodies dot-stuffed once per size class, one
-write per command or pipelined group (RFC 2920, when the profile asks and
-the server advertises it), 64 KB reads, a connect to a pre-resolved address
-(no resolver call per session) and TCP_NODELAY. Errors are classified by
-``transport.map_exceptions`` on the error path only. The connection comes
-from ``SessionContext.connect``: ``connect_lean`` (a blocking socket with its
-timeout set once, for the CLI's prefill and drain) or, in the Locust
-processes, ``hubio.connect`` (raw non-blocking sockets on gevent's hub).
+Each phase of a session (connect, banner, EHLO, MAIL, RCPT, DATA, QUIT; USER,
+PASS, STAT, LIST, RETR, DELE, QUIT) is timed and reported once through
+``fire(request_type, name, response_time_ms, length, exc)``: the Locust
+process turns it into ``events.request`` plus an HDR record; the CLI's prefill
+and drain pass a plain recorder. An unexpected reply is a failure carrying the
+reply (``UnexpectedReply``); a transport error is a failure carrying the
+classified ``TransportError``. Either ends the session (``SessionAborted``),
+after being reported once.
 
-Every phase calls ``fire(request_type, name, response_time_ms, length, exc)``
-once: the Locust process turns it into ``events.request`` plus an HDR record;
-the CLI's prefill and drain pass a plain recorder. An unexpected reply is a
-failure carrying the reply (``UnexpectedReply``); a transport error is a
-failure carrying the classified ``TransportError``. Either ends the session
-(``SessionAborted``), after being reported once.
+The conversation goes through ``session.Connection`` with ``transcript=None``
+and every limit set to the profile's timeout: the same readers, read loop,
+deadlines and size bounds as the checks. What is load-specific is cost: SMTP
+replies are taken from ``Connection.read_frame`` as (code, bytes) and only the
+code is looked at (an unexpected reply is parsed for the failure message), command bytes are made once per process (``SessionContext.commands``),
+one write per command or pipelined group (RFC 2920, when the profile asks and
+the server advertises it), and the connection comes from
+``SessionContext.connect``: ``wire.blocking.connect_endpoint`` (the CLI's
+prefill and drain) or, in the Locust processes, ``wire.hub.connect``.
 
 This module imports neither locust nor gevent.
 """
@@ -30,64 +26,37 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 import random
-import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Self
+from typing import Any
 
-from harness.errors import (
-    ConnectionClosed,
-    Oversize,
-    RemoteProtocolError,
-    Timeout,
-    TransportError,
-)
-from harness.load.profile import Messages, UserMix
-from harness.message import MARKER_HEADER, dot_stuff, find_marker, strip_trace
-from harness.protocol.common import CLOSED, NEED_DATA
-from harness.protocol.pop3 import Pop3ResponseReader
+from harness.errors import TransportError
+from harness.load.messages import MessageFactory
+from harness.load.profile import UserMix
+from harness.message import find_marker
 from harness.protocol.replies import Pop3Response, SmtpReply
-from harness.protocol.smtp import SmtpReplyReader
-from harness.transport import TcpStream, client_tls_context, map_exceptions
+from harness.protocol.smtp import parse_ehlo, parse_reply
+from harness.session import Connection, Limits
+from harness.wire.blocking import connect_endpoint
+from harness.wire.stream import Connector, Endpoint, Stream, client_tls_context, resolve
 
 __all__ = [
-    "Connecting",
-    "Connector",
     "Endpoint",
     "Fire",
-    "LoadStream",
     "MessageFactory",
     "Pop3LoadClient",
     "SessionAborted",
     "SessionContext",
     "SmtpLoadClient",
     "UnexpectedReply",
-    "connect_lean",
-    "mapped_error",
     "pop3_session",
     "resolve",
     "smtp_session",
-    "with_implicit_tls",
 ]
 
 Fire = Callable[[str, str, float, int, "BaseException | None"], None]
-
-
-class LoadStream(Protocol):
-    """What the load clients need of a connection: ``LeanStream`` and ``hubio.HubStream``."""
-
-    def read(self, max_bytes: int, timeout: float) -> bytes: ...
-    def write(self, data: bytes, timeout: float) -> None: ...
-    def start_tls(self, context: Any, server_hostname: str | None, timeout: float) -> LoadStream: ...
-    def close(self) -> None: ...
-    def abort(self) -> None: ...
-
-
-# (endpoint, timeout) -> a connected stream: ``connect_lean`` (blocking sockets) or ``hubio.connect`` (gevent's hub)
-Connector = Callable[["Endpoint", float], LoadStream]
 
 
 class UnexpectedReply(Exception):
@@ -103,209 +72,34 @@ class SessionAborted(Exception):
     """A phase failed (already reported through ``fire``); the session ends here."""
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    family: int
-    sockaddr: tuple
-    tls: str = "none"
+@functools.lru_cache(maxsize=8)
+def _limits(timeout: float) -> Limits:
+    """One timeout for every wait of a load session; the size bounds are the checks' own."""
+    return Limits(read_timeout=timeout, reply_deadline=timeout, write_timeout=timeout, connect_timeout=timeout)
 
-    @property
-    def connecting(self) -> str:
-        """The action named in a connect error."""
-        return f"connect to {self.sockaddr[0]}:{self.sockaddr[1]}"
-
-
-def resolve(host: str, port: int, tls: str = "none") -> Endpoint:
-    """Resolve once per process; sessions then connect to the address without a resolver."""
-    host = host.strip("[]")
-    info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    return Endpoint(info[0], info[4], tls)
-
-
-def mapped_error(action: str, exc: BaseException) -> TransportError:
-    """The classified ``TransportError`` for a socket/ssl exception (``transport.map_exceptions``'s rules)."""
-    try:
-        with map_exceptions(action):
-            raise exc
-    except TransportError as mapped:
-        return mapped
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-class LeanStream:
-    """``transport.TcpStream``'s interface with fewer syscalls per call.
-
-    The socket timeout is set once at connect and changed only when a caller
-    passes a different one (a reply split over several reads near its
-    deadline); exceptions are classified by ``transport.map_exceptions`` on the
-    error path only, so the hot path is one ``recv``/``sendall``.
-    """
-
-    __slots__ = ("_sock", "_timeout")
-
-    def __init__(self, sock: socket.socket, timeout: float) -> None:
-        self._sock = sock
-        self._timeout = timeout
-
-    @property
-    def socket(self) -> socket.socket:
-        return self._sock
-
-    def _settimeout(self, timeout: float) -> None:
-        if timeout != self._timeout:
-            self._sock.settimeout(max(timeout, 0.001))
-            self._timeout = timeout
-
-    def read(self, max_bytes: int, timeout: float) -> bytes:
-        try:
-            if timeout != self._timeout:
-                self._settimeout(timeout)
-            return self._sock.recv(max_bytes)
-        except OSError as exc:
-            raise mapped_error("read", exc) from exc
-
-    def write(self, data: bytes, timeout: float) -> None:
-        try:
-            if timeout != self._timeout:
-                self._settimeout(timeout)
-            self._sock.sendall(data)
-        except OSError as exc:
-            raise mapped_error("write", exc) from exc
-
-    def start_tls(self, context: Any, server_hostname: str | None, timeout: float) -> LeanStream:
-        tls = TcpStream(self._sock).start_tls(context, server_hostname, timeout)
-        return LeanStream(tls.socket, max(timeout, 0.001))
-
-    def close(self) -> None:
-        try:
-            self._sock.close()
-        except OSError:
-            pass
-
-    def abort(self) -> None:
-        TcpStream(self._sock).abort()
-
-
-class Connecting:
-    """``with Connecting(ep, sock):`` a connect's errors close ``sock`` and are classified and named after ``ep``."""
-
-    __slots__ = ("ep", "resource")
-
-    def __init__(self, ep: Endpoint, resource: Any) -> None:
-        self.ep = ep
-        self.resource = resource
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> bool:
-        if exc is None:
-            return False
-        self.resource.close()
-        if isinstance(exc, Timeout):
-            raise Timeout(f"{self.ep.connecting}: timed out") from exc
-        if isinstance(exc, OSError):
-            raise mapped_error(self.ep.connecting, exc) from exc
-        return False
-
-
-def connect_lean(ep: Endpoint, timeout: float) -> LeanStream:
-    """Connect to the pre-resolved address (no resolver), TCP_NODELAY, the timeout set once."""
-    try:
-        sock = socket.socket(ep.family, socket.SOCK_STREAM)
-    except OSError as exc:
-        raise mapped_error(ep.connecting, exc) from exc
-    with Connecting(ep, sock):
-        sock.settimeout(timeout)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.connect(ep.sockaddr)
-    return with_implicit_tls(LeanStream(sock, timeout), ep, timeout)
-
-
-def with_implicit_tls(stream: LoadStream, ep: Endpoint, timeout: float) -> LoadStream:
-    """``stream`` after the TLS handshake when the endpoint is implicit TLS (closed if it fails)."""
-    if ep.tls != "implicit":
-        return stream
-    try:
-        return stream.start_tls(client_tls_context(), None, timeout)
-    except TransportError:
-        stream.close()
-        raise
-
-
-# -- messages -----------------------------------------------------------------------------
-
-_WORDS = (b"alpha", b"bravo", b"charlie", b"delta", b"echo", b"foxtrot", b"golf", b"hotel", b"india",
-          b"juliet", b"kilo", b"lima", b"mike", b"november", b"oscar", b"papa", b"quebec", b"romeo")
-_EIGHT_BIT = "\u00e9t\u00e9 gr\u00fc\u00df \u00e6\u00f8\u00e5 ".encode("utf-8")
-
-
-def _body(size: int, line_length: int, eight_bit: bool, rng: random.Random) -> bytes:
-    """About ``size`` octets of CRLF lines, each ``line_length`` long (the last may be shorter)."""
-    out = bytearray()
-    while len(out) < size:
-        line = bytearray()
-        if eight_bit:
-            line += _EIGHT_BIT
-        while len(line) < line_length:
-            line += rng.choice(_WORDS) + b" "
-        line = line[:line_length].rstrip(b" .") or b"x"
-        out += line + b"\r\n"
-    return bytes(out)
-
-
-class MessageFactory:
-    """Messages for load: a fresh id per message, bodies precomputed per size class.
-
-    The message starts with the ``X-Harness-Id`` marker (so ``strip_trace`` and
-    ``find_marker`` of harness/message.py find it after the server's trace
-    fields), and its digest is ``sha256(message)``, which equals
-    ``message.body_digest`` of the retrieved copy when nothing was altered.
-    """
-
-    def __init__(self, spec: Messages, id_prefix: str, sender: str, seed: int = 0) -> None:
-        self.spec = spec
-        self.prefix = id_prefix
-        self.sender = sender
-        self._seq = 0
-        rng = random.Random(seed)
-        self._sizes = [s for s, _ in spec.sizes]
-        self._weights = [w for _, w in spec.sizes]
-        self._bodies = {s: _body(max(s - 260, 10), spec.line_length, spec.eight_bit, rng) for s in self._sizes}
-        # The header lines never start with "." (field names), so the wire form is the header plus the
-        # body dot-stuffed once per size class: no dot_stuff() of every message.
-        self._wire_bodies = {s: dot_stuff(b) + b".\r\n" for s, b in self._bodies.items()}
-        self._mime = (b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                      b"Content-Transfer-Encoding: 8bit\r\n" if spec.eight_bit else b"")
-        self._rng = rng
-
-    def next(self, recipients: Sequence[str]) -> tuple[str, bytes, bytes]:
-        """(id, message, wire bytes for DATA: dot-stuffed plus the ``.`` terminator)."""
-        self._seq += 1
-        mid = f"{self.prefix}.{self._seq}"
-        size = self._sizes[0] if len(self._sizes) == 1 else self._rng.choices(self._sizes, self._weights)[0]
-        head = (f"{MARKER_HEADER}: {mid}\r\nFrom: <{self.sender}>\r\nTo: {', '.join(f'<{r}>' for r in recipients)}"
-                f"\r\nSubject: mailharness load {mid}\r\nMessage-ID: <{mid}@mailharness.test>\r\n"
-                f"Date: Mon, 01 Jan 2024 00:00:00 +0000\r\n").encode("ascii") + self._mime + b"\r\n"
-        return mid, head + self._bodies[size], head + self._wire_bodies[size]
-
-    @staticmethod
-    def digest(message: bytes) -> str:
-        return hashlib.sha256(strip_trace(message)).hexdigest()
-
-
-# -- clients ------------------------------------------------------------------------------
 
 class _Client:
+    """Phase timing and failure reporting around one ``Connection`` (no transcript)."""
+
     rtype = ""
+    protocol = ""
 
     def __init__(self, endpoint: Endpoint, fire: Fire, timeout: float = 10.0,
                  connector: Connector | None = None) -> None:
         self.endpoint = endpoint
         self.fire = fire
         self.timeout = timeout
-        self.connector = connector or connect_lean
-        self.stream: LoadStream | None = None
+        self.connector = connector or connect_endpoint
+        self.conn: Connection | None = None
+
+    @property
+    def stream(self) -> Stream | None:
+        return self.conn.stream if self.conn is not None else None
+
+    @stream.setter
+    def stream(self, stream: Stream) -> None:
+        """Talk over ``stream`` (connected elsewhere: a test's ``MockStream``)."""
+        self.conn = Connection(self.rtype, self.protocol, stream, None, _limits(self.timeout))
 
     def _fail(self, name: str, t0: float, exc: BaseException) -> SessionAborted:
         self.fire(self.rtype, name, (time.perf_counter() - t0) * 1000.0, 0, exc)
@@ -319,118 +113,44 @@ class _Client:
             raise self._fail("connect", t0, exc) from None
         self.fire(self.rtype, "connect", (time.perf_counter() - t0) * 1000.0, 0, None)
 
-    def _read(self, reader: SmtpReplyReader | Pop3ResponseReader, t0: float) -> SmtpReply | Pop3Response:
-        assert self.stream is not None
-        first = True
-        while True:
-            event = reader.next_event()
-            if event is NEED_DATA:
-                if first:           # the phase just started: its whole budget, no settimeout call
-                    first = False
-                    reader.receive_data(self.stream.read(65536, self.timeout))
-                    continue
-                remaining = t0 + self.timeout - time.perf_counter()
-                if remaining <= 0:
-                    raise Timeout(f"no complete reply within {self.timeout:g} s")
-                reader.receive_data(self.stream.read(65536, remaining))
-                continue
-            if event is CLOSED:
-                raise ConnectionClosed("connection closed by the server while waiting for a reply")
-            return event  # type: ignore[return-value]
-
     def close(self) -> None:
-        if self.stream is not None:
-            self.stream.close()
-            self.stream = None
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
 
     def abort(self) -> None:
-        if self.stream is not None:
-            self.stream.abort()
-            self.stream = None
+        if self.conn is not None:
+            self.conn.abort()
+            self.conn = None
 
 
-_REPLY_LIMIT = 1 << 20          # buffered reply bytes without a final line: the server is not speaking SMTP
-
-
-def _smtp_reply(raw: bytes) -> SmtpReply:
-    """The full ``SmtpReply`` of a reply's wire bytes (failure path only: the message of ``UnexpectedReply``)."""
-    reader = SmtpReplyReader()
-    reader.receive_data(raw)
+def _unexpected(name: str, raw: bytes) -> BaseException:
+    """The failure for a reply whose code was not expected: the parsed reply, or why it cannot be parsed."""
     try:
-        event = reader.next_event()
-    except TransportError:
-        event = None
-    if isinstance(event, SmtpReply):
-        return event
-    return SmtpReply(int(raw[:3]), (raw[4:].rstrip(b"\r\n"),), raw)
+        return UnexpectedReply(name, parse_reply(raw))
+    except TransportError as exc:
+        return exc
 
 
 class SmtpLoadClient(_Client):
-    """SMTP with the fewest syscalls and allocations per phase.
-
-    Replies are read with one large ``recv`` into a per-connection bytearray and
-    split there: a reply is complete at its first line that is not a ``NNN-``
-    continuation; only its code is parsed on the hot path. An unexpected code is
-    re-parsed by the conformance reader (``protocol.smtp.SmtpReplyReader``) for
-    the failure message. Several replies in one read (PIPELINING) stay buffered
-    for the next phase.
-    """
+    """SMTP phases: replies framed by the engine's reader, only their code looked at on the way."""
 
     rtype = "SMTP"
-
-    def __init__(self, endpoint: Endpoint, fire: Fire, timeout: float = 10.0,
-                 connector: Connector | None = None) -> None:
-        super().__init__(endpoint, fire, timeout, connector)
-        self.buf = bytearray()
-
-    def _reply(self, t0: float) -> tuple[int, bytes]:
-        """(code, raw bytes) of the next complete reply; raises ``TransportError``."""
-        buf = self.buf
-        start = 0
-        first = True
-        while True:
-            nl = buf.find(b"\n", start)
-            if nl < 0:
-                if len(buf) > _REPLY_LIMIT:
-                    raise Oversize(f"no complete reply in {len(buf)} octets")
-                assert self.stream is not None
-                if first:
-                    data = self.stream.read(65536, self.timeout)
-                    first = False
-                else:
-                    remaining = t0 + self.timeout - time.perf_counter()
-                    if remaining <= 0:
-                        raise Timeout(f"no complete reply within {self.timeout:g} s")
-                    data = self.stream.read(65536, remaining)
-                if not data:
-                    if buf:
-                        raise RemoteProtocolError("connection closed in the middle of a reply (missing final line)")
-                    raise ConnectionClosed("connection closed by the server while waiting for a reply")
-                buf += data
-                continue
-            if nl - start >= 3 and buf[start + 3] == 45:         # "NNN-": a continuation line
-                start = nl + 1
-                continue
-            head = buf[:3]
-            if not head.isdigit():
-                shown = bytes(buf[:80]).decode("utf-8", "replace")
-                raise RemoteProtocolError(f"not an SMTP reply line: {shown!r}")
-            raw = bytes(buf[:nl + 1])
-            del buf[:nl + 1]
-            return int(head), raw
+    protocol = "smtp"
 
     def phase(self, name: str, data: bytes | None, expect: tuple[int, ...], length: int = 0) -> bytes:
         """Send ``data`` (if any), read one reply; returns its raw bytes."""
         t0 = time.perf_counter()
+        conn = self.conn
+        assert conn is not None
         try:
             if data is not None:
-                assert self.stream is not None
-                self.stream.write(data, self.timeout)
-            code, raw = self._reply(t0)
+                conn.send(data)
+            code, raw = conn.read_frame()
         except TransportError as exc:
             raise self._fail(name, t0, exc) from None
         if code not in expect:
-            raise self._fail(name, t0, UnexpectedReply(name, _smtp_reply(raw)))
+            raise self._fail(name, t0, _unexpected(name, raw))
         self.fire(self.rtype, name, (time.perf_counter() - t0) * 1000.0, length or len(raw), None)
         return raw
 
@@ -443,21 +163,22 @@ class SmtpLoadClient(_Client):
         """
         t0 = time.perf_counter()
         name = phases[0][0]
+        conn = self.conn
+        assert conn is not None
         try:
-            assert self.stream is not None
-            self.stream.write(data, self.timeout)
+            conn.send(data)
             for name, expect in phases:
-                code, raw = self._reply(t0)
+                code, raw = conn.read_frame()
                 t1 = time.perf_counter()
                 if code not in expect:
-                    raise self._fail(name, t0, UnexpectedReply(name, _smtp_reply(raw)))
+                    raise self._fail(name, t0, _unexpected(name, raw))
                 self.fire(self.rtype, name, (t1 - t0) * 1000.0, len(raw), None)
                 t0 = t1
         except TransportError as exc:
             raise self._fail(name, t0, exc) from None
         return t0
 
-    def data(self, message_wire: bytes, then: bytes = b"", *, go_sent: bool = False) -> SmtpReply | bytes:
+    def data(self, message_wire: bytes, then: bytes = b"", *, go_sent: bool = False) -> bytes:
         """DATA, 354, the message and its terminator in one write, 250: one ``DATA`` request.
 
         ``go_sent``: DATA was already written (the last command of a pipelined
@@ -465,54 +186,49 @@ class SmtpLoadClient(_Client):
         message may be followed by QUIT in the same group).
         """
         t0 = time.perf_counter()
+        conn = self.conn
+        assert conn is not None
         try:
-            assert self.stream is not None
             if not go_sent:
-                self.stream.write(b"DATA\r\n", self.timeout)
-            code, raw = self._reply(t0)
+                conn.send(b"DATA\r\n")
+            code, raw = conn.read_frame()
             if code != 354:
-                raise self._fail("DATA", t0, UnexpectedReply("DATA", _smtp_reply(raw)))
-            self.stream.write(message_wire + then if then else message_wire, self.timeout)
-            code, raw = self._reply(t0)
+                raise self._fail("DATA", t0, _unexpected("DATA", raw))
+            conn.send(message_wire + then if then else message_wire)
+            code, raw = conn.read_frame()
         except TransportError as exc:
             raise self._fail("DATA", t0, exc) from None
         if code != 250:
-            raise self._fail("DATA", t0, UnexpectedReply("DATA", _smtp_reply(raw)))
+            raise self._fail("DATA", t0, _unexpected("DATA", raw))
         self.fire(self.rtype, "DATA", (time.perf_counter() - t0) * 1000.0, len(message_wire), None)
         return raw
 
     def starttls(self, ehlo: bytes) -> bytes:
         self.phase("STARTTLS", b"STARTTLS\r\n", (220,))
         t0 = time.perf_counter()
+        assert self.conn is not None
         try:
-            assert self.stream is not None
-            self.stream = self.stream.start_tls(client_tls_context(), None, self.timeout)
+            self.conn.start_tls(client_tls_context())      # drops what came before the handshake (RFC 3207)
         except TransportError as exc:
             raise self._fail("TLS", t0, exc) from None
         self.fire(self.rtype, "TLS", (time.perf_counter() - t0) * 1000.0, 0, None)
-        self.buf.clear()        # RFC 3207: nothing from before the handshake counts
         return self.phase("EHLO", ehlo, (250,))
 
 
 class Pop3LoadClient(_Client):
     rtype = "POP3"
-
-    def __init__(self, endpoint: Endpoint, fire: Fire, timeout: float = 10.0,
-                 connector: Connector | None = None) -> None:
-        super().__init__(endpoint, fire, timeout, connector)
-        self.reader = Pop3ResponseReader()
+    protocol = "pop3"
 
     def phase(self, name: str, data: bytes | None, multiline: bool = False) -> Pop3Response:
         t0 = time.perf_counter()
-        self.reader.expect(multiline)
+        conn = self.conn
+        assert conn is not None
         try:
             if data is not None:
-                assert self.stream is not None
-                self.stream.write(data, self.timeout)
-            response = self._read(self.reader, t0)
+                conn.send(data)
+            response = conn.read_response(multiline)
         except TransportError as exc:
             raise self._fail(name, t0, exc) from None
-        assert isinstance(response, Pop3Response)
         if response.ok is not True:
             raise self._fail(name, t0, UnexpectedReply(name, response))
         self.fire(self.rtype, name, (time.perf_counter() - t0) * 1000.0, len(response.raw), None)
@@ -541,7 +257,7 @@ class SessionContext:
     on_message: Callable[[], None] | None = None
     rng: random.Random = field(default_factory=random.Random)
     commands: dict = field(default_factory=dict)     # precomputed command bytes (smtp_session)
-    connect: Connector | None = None                 # None: connect_lean; the Locust processes: hubio.connect
+    connect: Connector | None = None                 # None: wire.blocking.connect_endpoint; Locust: wire.hub.connect
     _rcpt_next: int = 0
 
     def next_recipients(self, n: int) -> list[str]:
@@ -576,8 +292,8 @@ def _rcpt_commands(cmds: dict[Any, bytes], rcpts: Sequence[str]) -> bytes:
 
 @functools.lru_cache(maxsize=64)
 def _advertises_pipelining(ehlo_reply: bytes) -> bool:
-    # Cached: a server answers every session's EHLO with the same bytes.
-    return any(line[4:].strip().upper() == b"PIPELINING" for line in ehlo_reply.split(b"\n")[1:])
+    # Cached: a server answers every session's EHLO with the same bytes, so it is parsed once.
+    return "PIPELINING" in parse_ehlo(parse_reply(ehlo_reply))
 
 
 _RCPT_OK = (250, 251)

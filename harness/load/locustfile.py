@@ -45,7 +45,7 @@ from harness.load.clients import (
     resolve,
     smtp_session,
 )
-from harness.load.hubio import connect as hub_connect
+from harness.wire.hub import connect as hub_connect
 from harness.load.profile import UserMix
 from harness.load.runtime import CONFIG, PROCESSES, PROFILE, TARGET
 from harness.load.shapes import arrival_interval, due_sessions, generator_count

@@ -21,7 +21,7 @@ from harness.scenario.expect import describe_expect, judge
 from harness.scenario.model import Expect, Step
 from harness.session import Connection, open_connection
 from harness.config.target import User
-from harness.transport import client_tls_context
+from harness.wire.stream import client_tls_context
 
 __all__ = ["open_service", "expect_one", "expect_all", "default_expect", "OK_POP3",
            "open_maildrop"]

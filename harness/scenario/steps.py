@@ -20,7 +20,8 @@ from harness.config.duration import parse_duration
 from harness.scenario.model import Expect, Step, connect_target
 from harness.session import Connection
 from harness.scenario.stepbase import OK_POP3, default_expect, expect_all, expect_one, open_service
-from harness.transport import client_tls_context
+from harness.wire.stream import client_tls_context
+
 
 def step_connect(ctx: CheckContext, step: Step) -> None:
     service, name, tls = connect_target(step.value)

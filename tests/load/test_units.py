@@ -1,4 +1,4 @@
-"""Pure units of the load package: shapes, HDR collector merging, the ledger, the lean clients."""
+"""Pure units of the load package: shapes, HDR collector merging, the ledger, the load clients."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ from harness.load.shapes import (
 )
 from harness.load.stats import Collector, Ledger
 from harness.message import body_digest, find_marker
-from harness.transport import MockStream
+from harness.session import Connection
+from harness.wire.mock import MockStream
 
 # -- shapes ------------------------------------------------------------------------------------
 
@@ -128,6 +129,7 @@ def test_smtp_phase_failure_carries_the_reply() -> None:
     events: list = []
     client = SmtpLoadClient(Endpoint(0, ("127.0.0.1", 1)), lambda *e: events.append(e))
     client.stream = MockStream([b"220 hi\r\n", b"554 5.7.1 go away\r\n"])
+    assert isinstance(client.conn, Connection) and client.conn.transcript is None   # the checks' engine
     client.phase("banner", None, (220,))
     with pytest.raises(SessionAborted):
         client.phase("EHLO", b"EHLO x\r\n", (250,))
@@ -141,7 +143,7 @@ def test_smtp_session_over_a_scripted_server(monkeypatch: pytest.MonkeyPatch) ->
     replies = [b"220 hi\r\n", b"250-me\r\n250 8BITMIME\r\n", b"250 ok\r\n", b"250 ok\r\n", b"354 go\r\n",
                b"250 queued\r\n", b"221 bye\r\n"]
     stream = MockStream(replies)
-    monkeypatch.setattr("harness.load.clients.connect_lean", lambda ep, timeout: stream)
+    monkeypatch.setattr("harness.load.clients.connect_endpoint", lambda ep, timeout: stream)
     events: list = []
     sent: list = []
     ctx = _ctx(events)
@@ -162,7 +164,7 @@ def test_pop3_session_reports_sightings_only_after_quit(monkeypatch: pytest.Monk
     seen: list = []
     for abort, expected in ((False, [(mid, MessageFactory.digest(message))]), (True, [])):
         stream = MockStream(list(script))
-        monkeypatch.setattr("harness.load.clients.connect_lean", lambda ep, timeout, s=stream: s)
+        monkeypatch.setattr("harness.load.clients.connect_endpoint", lambda ep, timeout, s=stream: s)
         ctx = _ctx([])
         ctx.verify, ctx.id_prefix, ctx.on_seen = True, "r.", lambda m, t, d: seen.append((m, d))
         seen.clear()
@@ -172,7 +174,7 @@ def test_pop3_session_reports_sightings_only_after_quit(monkeypatch: pytest.Monk
 
 
 def test_closed_connection_is_a_failure_with_the_transport_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("harness.load.clients.connect_lean", lambda ep, timeout: MockStream([]))
+    monkeypatch.setattr("harness.load.clients.connect_endpoint", lambda ep, timeout: MockStream([]))
     events: list = []
     assert smtp_session(_ctx(events), UserMix(kind="smtp")) == 0
     assert events[-1][1] == "banner" and isinstance(events[-1][4], ConnectionClosed)
@@ -184,7 +186,7 @@ def test_pipelined_session_writes_one_group_per_message_and_quits_with_the_body(
     replies = [b"220 hi\r\n", b"250-me\r\n250-PIPELINING\r\n250 8BITMIME\r\n",
                b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n354 go\r\n", b"250 queued\r\n221 bye\r\n"]
     stream = MockStream(replies)
-    monkeypatch.setattr("harness.load.clients.connect_lean", lambda ep, timeout: stream)
+    monkeypatch.setattr("harness.load.clients.connect_endpoint", lambda ep, timeout: stream)
     events: list = []
     assert smtp_session(_ctx(events), UserMix(kind="smtp", pipelining=True)) == 1
     assert [e[1] for e in events] == ["connect", "banner", "EHLO", "MAIL", "RCPT", "DATA", "QUIT"]
@@ -197,7 +199,7 @@ def test_pipelining_is_used_only_when_advertised(monkeypatch: pytest.MonkeyPatch
     replies = [b"220 hi\r\n", b"250-me\r\n250 8BITMIME\r\n", b"250 ok\r\n", b"250 ok\r\n", b"354 go\r\n",
                b"250 queued\r\n", b"221 bye\r\n"]
     stream = MockStream(replies)
-    monkeypatch.setattr("harness.load.clients.connect_lean", lambda ep, timeout: stream)
+    monkeypatch.setattr("harness.load.clients.connect_endpoint", lambda ep, timeout: stream)
     events: list = []
     assert smtp_session(_ctx(events), UserMix(kind="smtp", pipelining=True, messages_per_session=1)) == 1
     assert len(stream.written) == 6 and stream.written[-1] == b"QUIT\r\n"
@@ -205,7 +207,7 @@ def test_pipelining_is_used_only_when_advertised(monkeypatch: pytest.MonkeyPatch
 
 def test_pipelined_rcpt_refusal_is_a_rcpt_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     replies = [b"220 hi\r\n", b"250-me\r\n250 PIPELINING\r\n", b"250 ok\r\n550 5.1.1 no such user\r\n554 no\r\n"]
-    monkeypatch.setattr("harness.load.clients.connect_lean", lambda ep, timeout: MockStream(replies))
+    monkeypatch.setattr("harness.load.clients.connect_endpoint", lambda ep, timeout: MockStream(replies))
     events: list = []
     assert smtp_session(_ctx(events), UserMix(kind="smtp", pipelining=True)) == 0
     assert [e[1] for e in events][-2:] == ["MAIL", "RCPT"]

@@ -26,13 +26,9 @@ from harness.errors import (
 from harness.protocol.replies import Pop3Response
 from harness.session import Connection, Limits, open_connection
 from harness.transcript import MASK, Transcript
-from harness.transport import (
-    MockStream,
-    TcpStream,
-    client_tls_context,
-    connect_tcp,
-    map_exceptions,
-)
+from harness.wire.blocking import TcpStream, connect_tcp
+from harness.wire.mock import MockStream
+from harness.wire.stream import client_tls_context, map_exceptions
 
 from .conftest import IO_TIMEOUT, FakeClock, LoopbackServer
 
@@ -158,6 +154,37 @@ def test_wrong_reader_for_the_protocol() -> None:
         make("smtp", [b"250 ok\r\n"]).read_response()
     with pytest.raises(ValueError):
         Connection("x", "imap", MockStream(), Transcript())
+
+
+# -- the engine without a transcript (the load users) and its SMTP fast path --------------------
+
+def test_without_a_transcript_replies_are_read_and_nothing_is_recorded() -> None:
+    stream = MockStream([b"220 hi\r\n", b"250-a\r\n250 b\r\n"])
+    conn = Connection("load", "smtp", stream, None, DEFAULT_LIMITS)
+    assert conn.read_reply().code == 220
+    assert conn.command("EHLO x").lines == (b"a", b"b")
+    conn.close()
+    assert stream.written == [b"EHLO x\r\n"] and stream.closed and conn.transcript is None
+
+
+def test_read_frame_returns_pipelined_replies_one_at_a_time_unparsed() -> None:
+    conn = Connection("load", "smtp", MockStream([b"250 ok\r\n250-x\r\n25", b"0 y\r\n354 go\r\n"]), None)
+    assert [conn.read_frame() for _ in range(3)] == [(250, b"250 ok\r\n"), (250, b"250-x\r\n250 y\r\n"),
+                                                    (354, b"354 go\r\n")]
+    with pytest.raises(ConnectionClosed):
+        conn.read_frame()
+
+
+def test_read_frame_keeps_the_deadline_and_the_size_bounds() -> None:
+    conn = make("smtp", [b"250-a\r\n"] * 50, clock=FakeClock(1.0), limits=Limits(reply_deadline=5.0))
+    with pytest.raises(Timeout, match="within 5 s"):
+        conn.read_frame()
+    conn = Connection("load", "smtp", MockStream([b"250-" + b"a" * 200]), None, Limits(max_line=100))
+    with pytest.raises(Oversize):
+        conn.read_frame()
+    conn = Connection("load", "smtp", MockStream([b"250-a\r\n" * 5]), None, Limits(max_reply_lines=3))
+    with pytest.raises(Oversize):
+        conn.read_frame()
 
 
 # -- silence, close, STARTTLS ------------------------------------------------------------------
@@ -514,7 +541,8 @@ def test_verifying_tls_names_the_host_for_starttls_and_ip_targets():
 
     from harness.errors import TlsError
     from harness.refserver import ReferenceServer
-    from harness.transport import client_tls_context, connect_tcp
+    from harness.wire.blocking import connect_tcp
+    from harness.wire.stream import client_tls_context
 
     with ReferenceServer() as server:
         stream = connect_tcp("127.0.0.1", server.smtp_port, 5.0)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from harness.errors import Oversize, RemoteProtocolError
 from harness.protocol import CLOSED, NEED_DATA
 from harness.protocol.replies import Capabilities, EnhancedStatus, ReplyClass, SmtpReply
-from harness.protocol.smtp import SmtpReplyReader, encode_command, parse_ehlo
+from harness.protocol.smtp import SmtpReplyReader, encode_command, parse_ehlo, parse_reply
 
 from .conftest import bytewise, drain, feed_chunks, split_at
 
@@ -104,6 +104,31 @@ def test_reply_table_bytewise_is_identical(wire: bytes, code: int, lines: tuple[
     whole = read_one(wire)
     events = feed_chunks(SmtpReplyReader(), bytewise(wire))
     assert events == [whole]
+
+
+@pytest.mark.parametrize("wire, code, lines, enhanced, expected_rules", REPLY_TABLE)
+def test_reply_table_fast_path_frames_the_same_bytes(wire: bytes, code: int, lines: tuple[bytes, ...],
+                                                     enhanced: EnhancedStatus | None,
+                                                     expected_rules: list[str]) -> None:
+    """The load users' fast path (``next_frame``: code and bytes), byte by byte, on the same table."""
+    reader = SmtpReplyReader()
+    frames = []
+    for piece in bytewise(wire) + [b"250 next\r\n"]:
+        reader.receive_data(piece)
+        while (frame := reader.next_frame()) is not NEED_DATA:
+            frames.append(frame)
+    assert frames == [(code, wire), (250, b"250 next\r\n")]
+    assert parse_reply(wire) == read_one(wire)
+
+
+@pytest.mark.parametrize("wire", [b"hello there\r\n", b"25 short code\r\n", b"250-ok\r\nnot a reply\r\n",
+                                  b"250x\r\n", b"2500 x\r\n", b"250-a\r\n25 b\r\n"])
+def test_fast_path_never_takes_garbage_for_a_code(wire: bytes) -> None:
+    reader = SmtpReplyReader()
+    reader.receive_data(wire)
+    assert reader.next_frame() == (-1, wire)
+    with pytest.raises(RemoteProtocolError):
+        parse_reply(wire)
 
 
 def test_violation_levels_and_rfc_refs() -> None:

@@ -1,4 +1,8 @@
-"""Load-client sockets for the Locust processes: raw non-blocking sockets waited on with gevent's hub.
+"""The hub backend: raw non-blocking sockets waited on with gevent's hub (Locust processes only).
+
+Imports gevent, so only the Locust processes (and tests that run a hub in
+their own main thread) import it; it never monkey-patches
+(docs/architecture.md, "the Locust process boundary").
 
 Why not gevent's patched ``socket``: measured with strace and py-spy on an
 smtp-throughput run, its wrapper costs per SMTP session 8 syscalls we do not
@@ -12,10 +16,9 @@ Locust process) that cancels waits past their deadline (resolution
 ``WATCHDOG_INTERVAL_S``; the load client's timeouts are seconds, so a quarter
 second late is harmless). A read waits before its ``recv`` (see ``read``).
 
-``HubStream`` has ``clients.LeanStream``'s interface; ``connect`` is the
-``SessionContext.connect`` the Locust processes use. STARTTLS and implicit TLS
-hand the descriptor to gevent's socket and ``ssl`` (``TcpStream.start_tls``):
-the handshake is not the cost this module removes.
+STARTTLS and implicit TLS hand the descriptor to gevent's socket and ``ssl``
+and go on as a ``blocking.TcpStream`` over it (cooperative, since gevent's
+socket parks on the hub): the handshake is not the cost this module removes.
 """
 
 from __future__ import annotations
@@ -31,14 +34,8 @@ from gevent import get_hub
 from gevent import socket as gsocket
 
 from harness.errors import Timeout, TransportError
-from harness.load.clients import (
-    Connecting,
-    Endpoint,
-    LeanStream,
-    mapped_error,
-    with_implicit_tls,
-)
-from harness.transport import TcpStream
+from harness.wire.blocking import TcpStream, abort_socket
+from harness.wire.stream import Connecting, Endpoint, Stream, classify, map_exceptions, with_implicit_tls
 
 __all__ = ["WATCHDOG_INTERVAL_S", "HubStream", "connect", "watchdog"]
 
@@ -97,6 +94,10 @@ class HubStream:
     def socket(self) -> _socket.socket:
         return self._sock
 
+    @property
+    def tls_version(self) -> str | None:
+        return None                     # TLS continues as a blocking.TcpStream (start_tls)
+
     def _wait(self, watcher: Any, timeout: float) -> None:
         waiting = self._waiting
         waiting[watcher] = time.monotonic() + timeout
@@ -140,7 +141,7 @@ class HubStream:
         except TransportError:
             raise
         except OSError as exc:
-            raise mapped_error("read", exc) from exc
+            raise classify("read", exc) from exc
 
     def write(self, data: bytes, timeout: float) -> None:
         sock = self._sock
@@ -165,7 +166,7 @@ class HubStream:
         except TransportError:
             raise
         except OSError as exc:
-            raise mapped_error("write", exc) from exc
+            raise classify("write", exc) from exc
 
     def _release(self) -> None:
         """Close the watchers (``close`` also stops them); the descriptor stays with ``self._sock``."""
@@ -176,10 +177,14 @@ class HubStream:
             self._io_write.close()
             self._io_write = None
 
-    def start_tls(self, context: Any, server_hostname: str | None, timeout: float) -> LeanStream:
+    def start_tls(self, context: Any, server_hostname: str | None, timeout: float) -> TcpStream:
         self._release()
         sock = gsocket.socket(self._sock.family, _socket.SOCK_STREAM, fileno=self._sock.detach())
-        return LeanStream(sock, timeout).start_tls(context, server_hostname, timeout)
+        return TcpStream(sock).start_tls(context, server_hostname, timeout)
+
+    def shutdown_write(self) -> None:
+        with map_exceptions("shutdown"):
+            self._sock.shutdown(_socket.SHUT_WR)
 
     def close(self) -> None:
         self._release()
@@ -188,15 +193,15 @@ class HubStream:
     def abort(self) -> None:
         """Close with an RST (SO_LINGER 0)."""
         self._release()
-        TcpStream(self._sock).abort()
+        abort_socket(self._sock)
 
 
-def connect(ep: Endpoint, timeout: float) -> HubStream | LeanStream:
-    """``clients.connect_lean``'s contract on the hub: pre-resolved address, TCP_NODELAY, implicit TLS."""
+def connect(ep: Endpoint, timeout: float) -> Stream:
+    """``blocking.connect_endpoint``'s contract on the hub: pre-resolved address, TCP_NODELAY, implicit TLS."""
     try:
         sock = _socket.socket(ep.family, _NONBLOCK)
     except OSError as exc:
-        raise mapped_error(ep.connecting, exc) from exc
+        raise classify(ep.connecting, exc) from exc
     stream = HubStream(sock)
     with Connecting(ep, stream):
         sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
