@@ -36,6 +36,7 @@ from harness.errors import TransportError
 from harness.load.messages import MessageFactory
 from harness.load.profile import UserMix
 from harness.message import find_marker
+from harness.protocol.protocols import Protocol
 from harness.protocol.replies import Pop3Response, SmtpReply
 from harness.protocol.smtp import parse_ehlo, parse_reply
 from harness.session import Connection, Limits
@@ -82,7 +83,7 @@ class _Client:
     """Phase timing and failure reporting around one ``Connection`` (no transcript)."""
 
     rtype = ""
-    protocol = ""
+    protocol: Protocol = Protocol.SMTP
 
     def __init__(self, endpoint: Endpoint, fire: Fire, timeout: float = 10.0,
                  connector: Connector | None = None) -> None:
@@ -136,7 +137,7 @@ class SmtpLoadClient(_Client):
     """SMTP phases: replies framed by the engine's reader, only their code looked at on the way."""
 
     rtype = "SMTP"
-    protocol = "smtp"
+    protocol = Protocol.SMTP
 
     def phase(self, name: str, data: bytes | None, expect: tuple[int, ...], length: int = 0) -> bytes:
         """Send ``data`` (if any), read one reply; returns its raw bytes."""
@@ -217,7 +218,7 @@ class SmtpLoadClient(_Client):
 
 class Pop3LoadClient(_Client):
     rtype = "POP3"
-    protocol = "pop3"
+    protocol = Protocol.POP3
 
     def phase(self, name: str, data: bytes | None, multiline: bool = False) -> Pop3Response:
         t0 = time.perf_counter()
