@@ -288,6 +288,8 @@ def serve_forever(
     server = ReferenceServer(defects=defects, maildir=maildir, host=host, smtp_port=smtp_port,
                              submission_port=smtps_port, pop3_port=pop3_port, pop3s_port=pop3s_port)
     server.start()
+    # Before the target is printed: whoever reads it may signal at once.
+    previous = _raise_on_sigterm()
     try:
         names = ", ".join(server.defect_names) or "none"
         out.write(f"# mailharness reference server ({server.hostname}); defects: {names}\n")
@@ -296,14 +298,11 @@ def serve_forever(
         out.write(f"# maildir: {server.maildir}\n# press Ctrl-C to stop\n")
         out.write(target_yaml(server.target()))
         out.flush()
-        previous = _raise_on_sigterm()
-        try:
-            while server.running:
-                time.sleep(0.5)
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+        while server.running:
+            time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         server.stop()
