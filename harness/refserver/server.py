@@ -258,15 +258,20 @@ def target_yaml(target: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _raise_on_sigterm() -> Any:
-    """Treat SIGTERM (CI job cancellation, ``kill``) like Ctrl-C, so the temp maildir is removed."""
+def _interrupt_on_signals() -> dict[int, Any]:
+    """Treat SIGTERM (CI job cancellation, ``kill``) and SIGINT like Ctrl-C, so the temp maildir is removed.
+
+    SIGINT is set too because a shell without job control starts background commands with SIGINT
+    ignored, and Python then installs no handler of its own: ``kill -INT`` would do nothing.
+    Returns the handlers to put back.
+    """
     if threading.current_thread() is not threading.main_thread():
-        return None
+        return {}
 
     def handler(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    return signal.signal(signal.SIGTERM, handler)
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
 
 
 def serve_forever(
@@ -289,7 +294,7 @@ def serve_forever(
                              submission_port=smtps_port, pop3_port=pop3_port, pop3s_port=pop3s_port)
     server.start()
     # Before the target is printed: whoever reads it may signal at once.
-    previous = _raise_on_sigterm()
+    previous = _interrupt_on_signals()
     try:
         names = ", ".join(server.defect_names) or "none"
         out.write(f"# mailharness reference server ({server.hostname}); defects: {names}\n")
@@ -303,6 +308,6 @@ def serve_forever(
     except KeyboardInterrupt:
         pass
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
         server.stop()
