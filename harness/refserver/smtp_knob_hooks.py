@@ -62,7 +62,7 @@ def _relay_loophole(conn: SmtpConnection, arg: str) -> bool:
     if "smtp-ext-percent-hack-relay" in d and "%" in local and not local.startswith('"'):
         return local.rpartition("%")[2].lower() != ours
     if "smtp-ext-quoted-at-relay" in d and local.startswith('"') and "@" in local:
-        return local.strip('"').rpartition("@")[2].lower() != ours
+        return mailbox.mailbox_name.rpartition("@")[2].lower() != ours
     return False
 
 
